@@ -1,0 +1,2 @@
+"""Baselines shipped with the harness: one module per method, each registering itself with
+`cddgan.methods.register`. Every module in this package is imported by `cddgan.methods.load_plugins`."""

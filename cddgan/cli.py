@@ -1,0 +1,240 @@
+"""`cddgan` command line: one subcommand per pipeline stage, usable with or without Snakemake.
+
+The Snakemake rules only wire these commands; the commands only parse arguments and call the library.
+Every `HarnessError` (bad config, bad image, bad dataset, divergence) becomes one clear line on stderr
+and exit status 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from cddgan.errors import ConfigError, HarnessError
+
+
+def _json(text: str, what: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{what}: not valid JSON ({exc})") from exc
+    if not isinstance(value, dict):
+        raise ConfigError(f"{what}: expected a JSON object")
+    return value
+
+
+def cmd_make_data(args: argparse.Namespace) -> None:
+    from cddgan.data.adapters import build_manifest
+
+    path = build_manifest(args.name, _json(args.spec, "--spec"), Path(args.out))
+    print(f"wrote {path}", file=sys.stderr)
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from cddgan.train import Trainer
+
+    trainer = Trainer(_json(args.spec, "--spec"), args.manifest, args.checkpoint_dir, progress=not args.quiet)
+    trainer.run(args.model, args.losses)
+
+
+def _method_for(spec: dict, model: str | None, device_name: str):
+    from cddgan.train import build_method, load_trained, resolve_device
+
+    device = resolve_device(device_name)
+    if model:
+        return load_trained(model, device, tuple(spec.get("plugins", ()))), device
+    method = build_method(spec, device)
+    if method.trainable:
+        raise ConfigError(f"run {spec.get('run')!r}: method {spec['method']!r} is trainable; pass --model")
+    return method, device
+
+
+def cmd_dehaze(args: argparse.Namespace) -> None:
+    from cddgan.dehaze import dehaze_split
+
+    spec = _json(args.spec, "--spec")
+    method, device = _method_for(spec, args.model, args.device)
+    count = dehaze_split(method, args.manifest, args.out, device, progress=not args.quiet)
+    print(f"dehazed {count} images into {args.out}", file=sys.stderr)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from cddgan.evaluate import evaluate_outputs
+
+    frame = evaluate_outputs(
+        manifest=args.manifest,
+        outputs=args.outputs,
+        protocol=_protocol_arg(args.protocol),
+        out=args.out,
+        ids={"experiment": args.experiment, "dataset": args.dataset, "run": args.run, "seed": args.seed},
+        weights=_json(args.weights, "--weights") if args.weights else {},
+        progress=not args.quiet,
+    )
+    print(f"scored {len(frame)} images into {args.out}", file=sys.stderr)
+
+
+def _protocol_arg(text: str):
+    text = text.strip()
+    return json.loads(text) if text.startswith("{") else text
+
+
+def cmd_efficiency(args: argparse.Namespace) -> None:
+    import torch
+
+    from cddgan.efficiency import measure, summary
+    from cddgan.io import write_text
+    from cddgan.train import Trainer, build_method, resolve_device
+
+    spec = _json(args.spec, "--spec")
+    training = spec.get("training") or {}
+    device = resolve_device(training.get("device", "auto") if args.device == "auto" else args.device)
+    repeats = int(training.get("efficiency_iterations", 5))
+    if spec.get("training"):
+        with tempfile.TemporaryDirectory() as scratch:
+            trainer = Trainer(spec, args.manifest, scratch, progress=False)
+            hazy, clear = trainer.sampler.next()
+            result = measure(trainer.method, trainer.device, lambda: trainer.train_step(hazy, clear), repeats)
+    else:
+        method = build_method(spec, device)
+        with torch.inference_mode():
+            result = measure(method, device, None, repeats)
+    result["run"] = spec.get("run")
+    result["method"] = spec["method"]
+    write_text(args.out, json.dumps(result, indent=2) + "\n")
+    print(summary(result), file=sys.stderr)
+
+
+def cmd_aggregate(args: argparse.Namespace) -> None:
+    from cddgan.report.aggregate import aggregate
+
+    files = [Path(p) for p in args.metrics]
+    if args.metrics_list:
+        files += [Path(line) for line in Path(args.metrics_list).read_text().split() if line]
+    scores, comparison = aggregate(files, Path(args.out_dir))
+    print(f"aggregated {len(files)} metric files: {len(scores)} scores, {len(comparison)} cells", file=sys.stderr)
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    import yaml
+
+    from cddgan.report.html import build_report
+
+    config = yaml.safe_load(Path(args.config).read_text())
+    index = build_report(config, Path(args.results), Path(args.out))
+    print(f"report: {index}", file=sys.stderr)
+
+
+def cmd_check_config(args: argparse.Namespace) -> None:
+    import yaml
+
+    from cddgan import config as cfg
+
+    resolved = cfg.load(args.configfile)
+    if args.out:
+        from cddgan.io import write_text
+
+        write_text(args.out, yaml.safe_dump(resolved, sort_keys=False))
+    else:
+        runs = resolved["runs"]
+        print(
+            f"config OK: {len(resolved['datasets'])} datasets, {len(resolved['experiments'])} experiments, "
+            f"{len(runs)} runs ({sum('ablation' in r for r in runs.values())} ablation variants)"
+        )
+
+
+def cmd_methods(args: argparse.Namespace) -> None:
+    from cddgan.methods import available, method_class
+
+    for name in available():
+        cls = method_class(name)
+        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        kind = "trainable" if cls.trainable else "training-free"
+        print(f"{name:12s} {kind:13s} {doc}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cddgan", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("make-data", help="build a dataset's manifest (and generate the synthetic benchmark)")
+    p.add_argument("--name", required=True, help="dataset name (a key under `datasets:` in the config)")
+    p.add_argument("--spec", required=True, help="the dataset's config entry as JSON")
+    p.add_argument("--out", required=True, help="output folder; the manifest is OUT/manifest.csv")
+    p.set_defaults(func=cmd_make_data)
+
+    p = sub.add_parser("train", help="train one run with one seed (resumes from its checkpoint)")
+    p.add_argument("--spec", required=True, help="run spec as JSON (cddgan.config.run_spec)")
+    p.add_argument("--manifest", required=True, help="manifest of the training dataset")
+    p.add_argument("--model", required=True, help="output model.pt")
+    p.add_argument("--losses", required=True, help="output losses.csv")
+    p.add_argument("--checkpoint-dir", required=True, help="folder for resumable checkpoints")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("dehaze", help="dehaze a dataset's test split with a method or a trained model")
+    p.add_argument("--spec", required=True, help="run spec as JSON")
+    p.add_argument("--model", help="trained model.pt (trainable methods)")
+    p.add_argument("--manifest", required=True, help="manifest of the test dataset")
+    p.add_argument("--out", required=True, help="output folder, one PNG per hazy test image")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_dehaze)
+
+    p = sub.add_parser("evaluate", help="score dehazed images against ground truth (one row per image)")
+    p.add_argument("--manifest", required=True)
+    p.add_argument("--outputs", required=True, help="folder written by `cddgan dehaze`")
+    p.add_argument("--protocol", default="rgb", help="metric protocol name or JSON (see docs/protocol.md)")
+    p.add_argument("--weights", default="", help="JSON mapping metric -> local weights file")
+    p.add_argument("--out", required=True, help="output CSV")
+    p.add_argument("--experiment", default="")
+    p.add_argument("--dataset", default="")
+    p.add_argument("--run", default="")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("efficiency", help="parameters, MACs, train/inference time and memory of a run")
+    p.add_argument("--spec", required=True)
+    p.add_argument("--manifest", help="training manifest (trainable runs)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--out", required=True, help="output JSON")
+    p.set_defaults(func=cmd_efficiency)
+
+    p = sub.add_parser("aggregate", help="average per-image metrics into scores.csv and comparison.csv")
+    p.add_argument("metrics", nargs="*", help="per-image metric CSVs")
+    p.add_argument("--metrics-list", help="file listing metric CSVs (one per line)")
+    p.add_argument("--out-dir", required=True)
+    p.set_defaults(func=cmd_aggregate)
+
+    p = sub.add_parser("report", help="render the HTML report, tables and plots")
+    p.add_argument("--config", required=True, help="resolved config YAML (results/config.resolved.yaml)")
+    p.add_argument("--results", required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("check-config", help="validate a config and print a summary (or the resolved YAML)")
+    p.add_argument("configfile", nargs="?", default=None, help="config YAML (default config/config.yaml)")
+    p.add_argument("--out", help="write the resolved config here")
+    p.set_defaults(func=cmd_check_config)
+
+    p = sub.add_parser("methods", help="list the registered methods")
+    p.set_defaults(func=cmd_methods)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except HarnessError as exc:
+        print(f"cddgan {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

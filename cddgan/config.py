@@ -1,0 +1,256 @@
+"""Load, validate and resolve the harness configuration.
+
+Three steps, each with errors that name the config key:
+
+1. structural validation against `workflow/schemas/config.schema.yaml` (jsonschema): types, ranges,
+   unknown keys;
+2. semantic checks: methods exist, their settings are known keys, ablations override only keys their base
+   run has, experiments name datasets that exist;
+3. resolution: defaults filled in and every ablation expanded into a run of its own, so that the rules and
+   the report only ever see a flat `runs` mapping. The resolved config is what the report snapshots.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from cddgan.errors import ConfigError
+from cddgan.methods import load_plugins, method_class, resolve_settings
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
+DEFAULT_CONFIG = REPO_ROOT / "config" / "config.yaml"
+
+TRAINING_DEFAULTS: dict[str, Any] = {
+    "iterations": 1000,
+    "batch_size": 1,
+    "crop": 256,
+    "load_size": None,
+    "flip": True,
+    "lr": 2e-4,
+    "beta1": 0.5,
+    "beta2": 0.999,
+    "decay_start": 0.5,
+    "checkpoint_every": 500,
+    "log_every": 10,
+    "device": "auto",
+    "amp": False,
+    "channels_last": False,
+    "compile": False,
+    "fused_adam": False,
+    "threads": None,
+    "workers": 0,
+    "cache_images": "auto",
+    "efficiency_iterations": 5,
+}
+
+TOP_DEFAULTS: dict[str, Any] = {
+    "title": "cddgan-bench",
+    "results": "results",
+    "reports": "reports",
+    "seeds": [0],
+    "plugins": [],
+    "ablations": {},
+    "ablation_tables": {},
+    "published": "config/published.yaml",
+    "metrics": {"weights": {}, "no_reference": []},
+    "report": {"visual_images": 4, "zoom": [0.5, 0.5, 0.25]},
+    "resources": {},
+}
+
+
+def load_yaml(path: str | Path) -> dict:
+    """Read a YAML config file, with errors that name the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of keys, got {type(data).__name__}")
+    return data
+
+
+def _schema() -> dict:
+    return yaml.safe_load(SCHEMA_PATH.read_text())
+
+
+def _key(path: Any) -> str:
+    parts = [str(p) for p in path]
+    return ".".join(parts) if parts else "(top level)"
+
+
+def _describe(error: ValidationError) -> str:
+    """One line per schema violation: the key, what is wrong and what is allowed."""
+    key = _key(error.absolute_path)
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    if error.validator == "additionalProperties":
+        allowed = sorted(schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(allowed)) if isinstance(error.instance, dict) else []
+        where = f"{key}." if error.absolute_path else ""
+        names = ", ".join(f"`{where}{e}`" for e in extra)
+        return f"unknown key {names}; allowed keys here: {', '.join(allowed)}"
+    if error.validator == "required":
+        return f"`{key}`: {error.message}"
+    if error.validator == "type":
+        return f"`{key}`: expected {error.validator_value}, got {json.dumps(error.instance)}"
+    if error.validator == "pattern":
+        return f"`{key}`: {json.dumps(error.instance)} is not a valid name (letters, digits, _ . + -)"
+    return f"`{key}`: {error.message}"
+
+
+def validate_schema(config: Mapping) -> None:
+    """Raise ConfigError listing every schema violation (each naming its key)."""
+    validator = Draft202012Validator(_schema())
+    errors = sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])
+    if errors:
+        lines = sorted({_describe(e) for e in errors})
+        raise ConfigError("invalid config:\n  - " + "\n  - ".join(lines))
+
+
+def _merge(base: Mapping, override: Mapping) -> dict:
+    """Recursive dict merge: `override` wins; lists and scalars are replaced, not merged."""
+    out = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _check_overrides(overrides: Mapping, known: Mapping, where: str) -> None:
+    unknown = sorted(set(overrides) - set(known))
+    if unknown:
+        raise ConfigError(
+            f"{where}: override(s) {unknown} do not exist in the base run; allowed: {', '.join(sorted(known))}"
+        )
+
+
+def _resolve_run(name: str, spec: Mapping, config: Mapping, where: str) -> dict:
+    cls = method_class(spec["method"])
+    settings = resolve_settings(cls, spec.get("settings"), f"{where}.settings")
+    run = {
+        "method": cls.name,
+        "label": spec.get("label", name),
+        "trainable": bool(cls.trainable),
+        "settings": settings,
+        "seeds": list(spec.get("seeds", config["seeds"])),
+        "resources": dict(spec.get("resources", {})),
+    }
+    if cls.trainable:
+        run["training"] = _merge(config["training"], spec.get("training", {}))
+    else:
+        # Training-free methods are deterministic: one seed is the whole story.
+        run["seeds"] = run["seeds"][:1]
+    return run
+
+
+def resolve(raw: Mapping) -> dict:
+    """Validate `raw` and return the resolved config (defaults filled, ablations expanded into runs)."""
+    validate_schema(raw)
+    config = _merge(TOP_DEFAULTS, raw)
+    config["training"] = _merge(TRAINING_DEFAULTS, raw.get("training", {}))
+    load_plugins(config["plugins"])
+
+    for name, experiment in config["experiments"].items():
+        for role, datasets in (("train", [experiment["train"]]), ("test", experiment["test"])):
+            for dataset in datasets:
+                if dataset not in config["datasets"]:
+                    raise ConfigError(
+                        f"experiments.{name}.{role}: unknown dataset {dataset!r}; "
+                        f"datasets in the config: {', '.join(sorted(config['datasets']))}"
+                    )
+        experiment.setdefault("label", name)
+
+    runs: dict[str, dict] = {}
+    for name, spec in config["runs"].items():
+        if spec.get("enabled", True):
+            runs[name] = _resolve_run(name, spec, config, f"runs.{name}")
+    if not runs:
+        raise ConfigError("runs: every run is disabled; enable at least one")
+
+    ablation_seeds = config.get("ablation_seeds", config["seeds"])
+    tables: dict[str, dict] = {}
+    for name, ablation in config["ablations"].items():
+        where = f"ablations.{name}"
+        if name in runs or name in config["runs"]:
+            raise ConfigError(f"{where}: the name is already used by a run; pick another")
+        base_name = ablation["base"]
+        if base_name not in config["runs"]:
+            raise ConfigError(f"{where}.base: unknown run {base_name!r}; runs: {', '.join(sorted(runs))}")
+        if not ablation.get("enabled", True) or base_name not in runs:
+            continue
+        base_spec = config["runs"][base_name]
+        base = runs[base_name]
+        _check_overrides(ablation.get("settings", {}), base["settings"], f"{where}.settings")
+        if ablation.get("training"):
+            if not base["trainable"]:
+                raise ConfigError(f"{where}.training: base run {base_name!r} is not trainable")
+            _check_overrides(ablation["training"], base["training"], f"{where}.training")
+        merged = {
+            "method": base_spec["method"],
+            "label": ablation.get("label", name),
+            "settings": _merge(base["settings"], ablation.get("settings", {})),
+            "training": _merge(base_spec.get("training", {}), ablation.get("training", {})),
+            "seeds": ablation.get("seeds", ablation_seeds),
+            "resources": base_spec.get("resources", {}),
+        }
+        run = _resolve_run(name, merged, config, where)
+        run.update(base=base_name, ablation=ablation["table"])
+        runs[name] = run
+        table = tables.setdefault(
+            ablation["table"],
+            {"reference": base_name, "rows": [], **config["ablation_tables"].get(ablation["table"], {})},
+        )
+        if table["reference"] != base_name:
+            raise ConfigError(
+                f"{where}.base: every row of ablation table {ablation['table']!r} must share one base run "
+                f"({table['reference']!r}), got {base_name!r}"
+            )
+        table["rows"].append(name)
+    for table_name, table in tables.items():
+        table.setdefault("title", table_name)
+
+    main_runs = config.get("main_runs") or [n for n in runs if "ablation" not in runs[n]]
+    for name in main_runs:
+        if name not in runs:
+            raise ConfigError(f"main_runs: unknown or disabled run {name!r}; runs: {', '.join(sorted(runs))}")
+
+    config["runs"] = runs
+    config["ablation_tables"] = tables
+    config["main_runs"] = list(main_runs)
+    config.pop("ablations", None)
+    return config
+
+
+def load(path: str | Path | None = None, overrides: Mapping | None = None) -> dict:
+    """Read a config file (default: config/config.yaml), apply `overrides`, validate and resolve."""
+    raw = load_yaml(path or DEFAULT_CONFIG)
+    if overrides:
+        raw = _merge(raw, overrides)
+    return resolve(raw)
+
+
+def run_spec(config: Mapping, experiment: str, run: str, seed: int) -> dict:
+    """Everything one training or dehazing job needs, as a JSON-able dict (Snakemake tracks it as a param)."""
+    spec = config["runs"][run]
+    return {
+        "experiment": experiment,
+        "run": run,
+        "seed": int(seed),
+        "method": spec["method"],
+        "settings": spec["settings"],
+        "training": spec.get("training", {}),
+        "plugins": list(config.get("plugins", [])),
+    }

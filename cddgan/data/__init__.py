@@ -1,0 +1,1 @@
+"""Datasets: the synthetic haze benchmark, adapters for public datasets, and unpaired sampling."""

@@ -1,0 +1,67 @@
+"""Run a method over a dataset's test split and write one PNG per hazy test image.
+
+Outputs go to a temporary sibling folder that is renamed onto the target only when every image is
+written, so a crash never leaves a half-filled folder that Snakemake would count as done.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from cddgan.data.manifest import read_manifest, test_pairs
+from cddgan.errors import DatasetError
+from cddgan.io import read_image, write_image
+from cddgan.methods import Method
+
+# Generators downsample twice; inputs are reflect-padded to a multiple of this and cropped back.
+SIZE_MULTIPLE = 4
+
+
+def to_tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
+    """HxWx3 float array in [0, 1] -> (1, 3, H, W) tensor on `device`."""
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].to(device)
+
+
+def dehaze_image(method: Method, image: np.ndarray, device: torch.device) -> np.ndarray:
+    """Dehaze one HxWx3 image in [0, 1], padding to the generators' size multiple and cropping back."""
+    x = to_tensor(image, device)
+    h, w = x.shape[-2:]
+    pad_h, pad_w = (-h) % SIZE_MULTIPLE, (-w) % SIZE_MULTIPLE
+    if pad_h or pad_w:
+        mode = "reflect" if min(h, w) > max(pad_h, pad_w) else "replicate"
+        x = F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
+    with torch.inference_mode():
+        y = method.dehaze(x)[..., :h, :w]
+    return y[0].permute(1, 2, 0).float().cpu().numpy()
+
+
+def dehaze_split(
+    method: Method, manifest_path: str | Path, out_dir: str | Path, device: torch.device, progress: bool = True
+) -> int:
+    """Dehaze every hazy test image of a manifest into `out_dir/<image_id>.png`; returns the count."""
+    out_dir = Path(out_dir)
+    pairs = test_pairs(read_manifest(manifest_path))
+    if pairs.empty:
+        raise DatasetError(f"{manifest_path}: no hazy test images; this dataset has no test split")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        rows = pairs[["image_id", "path"]].itertuples(index=False)
+        for image_id, path in tqdm(rows, total=len(pairs), desc="dehaze", file=sys.stderr, disable=not progress):
+            write_image(staging / f"{image_id}.png", dehaze_image(method, read_image(path), device))
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(staging, out_dir)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    return len(pairs)

@@ -1,0 +1,126 @@
+"""Efficiency of a run: parameters, multiply-accumulates, training and inference time, peak memory.
+
+Parameters are those of the modules the dehazing forward actually calls (found with forward hooks), so a
+CycleGAN counts one generator, not both generators and discriminators, matching how papers report it.
+MACs come from `torch.utils.flop_counter.FlopCounterMode` (FLOPs / 2) on one image of `image_size`.
+"""
+
+from __future__ import annotations
+
+import platform
+import resource
+import statistics
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from cddgan.methods import Method
+
+EFFICIENCY_SIZE = (256, 256)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def called_parameters(method: Method, x: torch.Tensor) -> int:
+    """Number of parameters in the modules that `method.dehaze(x)` calls."""
+    if not isinstance(method, torch.nn.Module):
+        return 0
+    called: set[int] = set()
+    hooks = [
+        m.register_forward_hook(lambda mod, *_: called.add(id(mod))) for m in method.modules() if not list(m.children())
+    ]
+    try:
+        with torch.inference_mode():
+            method.dehaze(x)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    seen: set[int] = set()
+    total = 0
+    for module in method.modules():
+        if id(module) in called:
+            for p in module.parameters(recurse=False):
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    total += p.numel()
+    return total
+
+
+def count_macs(method: Method, x: torch.Tensor) -> int | None:
+    """Multiply-accumulates of one dehazing forward (None for methods without network layers)."""
+    if not isinstance(method, torch.nn.Module):
+        return None
+    counter = FlopCounterMode(display=False)
+    with counter, torch.inference_mode():
+        method.dehaze(x)
+    return int(counter.get_total_flops() // 2)
+
+
+def time_ms(fn, device: torch.device, repeats: int, warmup: int = 1) -> float:
+    """Median wall time of `fn()` in milliseconds."""
+    for _ in range(warmup):
+        fn()
+    _sync(device)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        _sync(device)
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    """Peak CUDA memory allocated, or on the CPU the process's peak resident set size."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def measure(
+    method: Method, device: torch.device, train_step=None, repeats: int = 5, image_size=EFFICIENCY_SIZE
+) -> dict[str, Any]:
+    """All efficiency figures of one method. `train_step` is a zero-argument callable or None."""
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    x = torch.rand(1, 3, *image_size, device=device)
+    params = called_parameters(method, x)
+    macs = count_macs(method, x)
+    infer = time_ms(lambda: _infer(method, x), device, repeats)
+    train = time_ms(train_step, device, repeats) if train_step is not None else None
+    return {
+        "params": params,
+        "macs": macs,
+        "image_size": list(image_size),
+        "train_ms_per_iter": train,
+        "infer_ms_per_image": infer,
+        "peak_mem_mb": peak_memory_mb(device),
+        "device": device_name(device),
+    }
+
+
+def _infer(method: Method, x: torch.Tensor) -> None:
+    with torch.inference_mode():
+        method.dehaze(x)
+
+
+def summary(result: Mapping[str, Any]) -> str:
+    macs = f"{result['macs'] / 1e9:.2f} GMACs" if result.get("macs") is not None else "n/a MACs"
+    train = result.get("train_ms_per_iter")
+    train_text = f", train {train:.1f} ms/it" if train is not None else ""
+    return (
+        f"{result['params'] / 1e6:.3f} M params, {macs}, infer {result['infer_ms_per_image']:.1f} ms/image"
+        f"{train_text} on {result['device']}"
+    )

@@ -1,0 +1,143 @@
+"""The Method interface and the registry of methods.
+
+A method is a class registered under a name with its default settings in one place (`defaults`).
+Training-free methods implement `dehaze` only. GAN methods subclass `GANMethod`: they build their networks
+from `cddgan.nn` and say only which losses to minimise in which order (`step`); the shared loop in
+`cddgan.train` owns devices, precision, seeds, sampling, schedules, checkpoints, logging and progress.
+
+Adding a method is one module that calls `@register("name")` plus one entry under `runs:` in the config.
+Modules are found by importing `baselines` (every module in it) and `cddgan.model`, plus any module named
+in the config's `plugins:` list.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from cddgan.errors import ConfigError
+
+_REGISTRY: dict[str, type[Method]] = {}
+
+
+def register(name: str):
+    """Class decorator: make a method available under `name` (the `method:` key of a run)."""
+
+    def decorate(cls: type[Method]) -> type[Method]:
+        if name in _REGISTRY and _REGISTRY[name] is not cls:
+            raise ValueError(f"method {name!r} is registered twice ({_REGISTRY[name]} and {cls})")
+        cls.name = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return decorate
+
+
+def load_plugins(modules: list[str] | tuple[str, ...] = ()) -> None:
+    """Import the shipped baselines, CDD-GAN and any user modules so that their methods register."""
+    import baselines
+
+    for info in pkgutil.iter_modules(baselines.__path__):
+        importlib.import_module(f"baselines.{info.name}")
+    importlib.import_module("cddgan.model")
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise ConfigError(f"plugins: cannot import {module!r} ({exc}); make sure it is on PYTHONPATH") from exc
+
+
+def available() -> list[str]:
+    """Names of every registered method."""
+    load_plugins()
+    return sorted(_REGISTRY)
+
+
+def method_class(name: str) -> type[Method]:
+    """The class registered under `name`, or a `ConfigError` listing what is available."""
+    if name not in _REGISTRY:
+        load_plugins()
+    if name not in _REGISTRY:
+        raise ConfigError(f"unknown method {name!r}; registered methods: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name]
+
+
+def resolve_settings(cls: type[Method], overrides: Mapping[str, Any] | None, where: str) -> dict[str, Any]:
+    """The method's defaults updated by `overrides`; an unknown key is a `ConfigError` naming `where`."""
+    overrides = dict(overrides or {})
+    unknown = sorted(set(overrides) - set(cls.defaults))
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown setting(s) {unknown} for method {cls.name!r}; "
+            f"allowed: {', '.join(sorted(cls.defaults)) or '(none)'}"
+        )
+    settings = dict(cls.defaults)
+    settings.update(overrides)
+    return settings
+
+
+class Method:
+    """A dehazing method. Images are float tensors (B, 3, H, W) in [0, 1]."""
+
+    name: ClassVar[str] = ""
+    defaults: ClassVar[dict[str, Any]] = {}
+    trainable: ClassVar[bool] = False
+
+    def __init__(self, settings: Mapping[str, Any] | None = None, device: torch.device | str = "cpu") -> None:
+        self.settings = resolve_settings(type(self), settings, f"runs.<{self.name}>.settings")
+        self.device = torch.device(device)
+
+    def dehaze(self, hazy: torch.Tensor) -> torch.Tensor:
+        """Return the dehazed images, same shape as `hazy`, values in [0, 1]."""
+        raise NotImplementedError
+
+
+class GANMethod(Method, nn.Module):
+    """A trainable method. Subclasses implement `build`, `optim_groups`, `step` and `translate`.
+
+    `step` is a generator: it yields ``(group, loss, logs)`` once per optimiser update, in update order.
+    The loop zeroes that group's gradients, back-propagates the loss, steps its optimiser, then resumes the
+    generator. `logs` maps names to floats (or 0-dim tensors) written to losses.csv.
+    """
+
+    trainable: ClassVar[bool] = True
+
+    def __init__(self, settings: Mapping[str, Any] | None = None, device: torch.device | str = "cpu") -> None:
+        nn.Module.__init__(self)
+        Method.__init__(self, settings, device)
+        self.build()
+
+    def build(self) -> None:
+        """Create the networks from `self.settings` (as attributes, so they are in the state dict)."""
+        raise NotImplementedError
+
+    def optim_groups(self) -> dict[str, list[nn.Parameter]]:
+        """Parameters per optimiser, keyed by the group names `step` yields (e.g. ``D``, ``G``)."""
+        raise NotImplementedError
+
+    def step(self, hazy: torch.Tensor, clear: torch.Tensor) -> Iterator[tuple[str, torch.Tensor, dict]]:
+        """One training iteration on an unpaired batch: yield each update's loss in order."""
+        raise NotImplementedError
+
+    def translate(self, hazy: torch.Tensor) -> torch.Tensor:
+        """The hazy -> clear generator's output in [-1, 1] for input in [-1, 1]."""
+        raise NotImplementedError
+
+    def after_step(self) -> None:
+        """Hook run after every iteration (e.g. EMA updates). Default: nothing."""
+
+    @torch.no_grad()
+    def dehaze(self, hazy: torch.Tensor) -> torch.Tensor:
+        return ((self.translate(hazy * 2 - 1) + 1) / 2).clamp(0, 1)
+
+
+def set_requires_grad(modules: nn.Module | list[nn.Module], flag: bool) -> None:
+    """Switch gradient tracking of whole networks (saves the weight-gradient work of frozen ones)."""
+    for module in modules if isinstance(modules, list | tuple) else [modules]:
+        for p in module.parameters():
+            p.requires_grad_(flag)

@@ -1,0 +1,1 @@
+"""CDD-GAN (placeholder until the CDD-GAN issue lands)."""

@@ -1,0 +1,330 @@
+"""One training loop for every GAN method.
+
+The loop owns what every method shares: devices and precision, seeds, unpaired sampling, Adam with a
+linear decay to 0 over the second part of training, checkpoints, loss logs, progress and divergence
+checks. A method (`cddgan.methods.GANMethod`) only says which losses to minimise in which order.
+
+Checkpoints hold weights, optimiser and scheduler states, every RNG state, the sampler state, the
+iteration and the loss log so far; they are written atomically to a folder the Snakemake rule does not
+declare, so a killed job resumes where it stopped when the rule reruns. A checkpoint made with other
+settings or other data is ignored (and said so), never resumed into a different run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random
+import sys
+import time
+from collections.abc import Callable, Mapping
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from cddgan.data.manifest import read_manifest
+from cddgan.data.unpaired import UnpairedSampler
+from cddgan.errors import DivergenceError, HarnessError
+from cddgan.io import atomic_path
+from cddgan.methods import GANMethod, load_plugins, method_class
+
+Log = Callable[[str], None]
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch (CPU and CUDA) from one integer."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def resolve_device(name: str) -> torch.device:
+    """`auto` picks CUDA when present. CUDA_VISIBLE_DEVICES (set by Snakemake or SLURM) is honoured."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise HarnessError(f"training.device: {name!r} requested but CUDA is not available")
+    return device
+
+
+def linear_decay(iterations: int, decay_start: float) -> Callable[[int], float]:
+    """LR factor: 1 until `decay_start * iterations`, then linearly to 0 at the last iteration."""
+    n_const = round(iterations * decay_start)
+    n_decay = max(1, iterations - n_const)
+
+    def factor(iteration: int) -> float:
+        return 1.0 - max(0, iteration - n_const) / n_decay
+
+    return factor
+
+
+def spec_fingerprint(spec: Mapping[str, Any], manifest_path: Path) -> str:
+    """Hash of everything that makes a checkpoint resumable: the run spec and the training data manifest."""
+    digest = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode())
+    digest.update(Path(manifest_path).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def build_method(spec: Mapping[str, Any], device: torch.device) -> GANMethod:
+    """Instantiate the run's method on `device` (used by training, dehazing and efficiency)."""
+    load_plugins(spec.get("plugins", ()))
+    cls = method_class(spec["method"])
+    method = cls(spec["settings"], device)
+    if isinstance(method, torch.nn.Module):
+        method.to(device)
+    return method
+
+
+def _rng_state() -> dict:
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: Mapping) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class Trainer:
+    """Trains one (run, seed) and writes model.pt and losses.csv."""
+
+    def __init__(
+        self,
+        spec: Mapping[str, Any],
+        manifest_path: str | Path,
+        checkpoint_dir: str | Path,
+        log: Log = _stderr,
+        progress: bool = True,
+    ) -> None:
+        self.spec = dict(spec)
+        self.cfg = dict(spec["training"])
+        self.manifest_path = Path(manifest_path)
+        self.checkpoint_path = Path(checkpoint_dir) / "last.pt"
+        self.log = log
+        self.progress = progress
+        self.fingerprint = spec_fingerprint(self.spec, self.manifest_path)
+        if self.cfg.get("threads"):
+            torch.set_num_threads(int(self.cfg["threads"]))
+        self.device = resolve_device(self.cfg.get("device", "auto"))
+
+        seed_everything(int(spec["seed"]))
+        self.method = build_method(self.spec, self.device)
+        if self.cfg.get("channels_last") and self.device.type == "cuda":
+            self.method.to(memory_format=torch.channels_last)
+        self.sampler = UnpairedSampler(
+            read_manifest(self.manifest_path),
+            crop=int(self.cfg["crop"]),
+            batch_size=int(self.cfg["batch_size"]),
+            flip=bool(self.cfg["flip"]),
+            load_size=self.cfg.get("load_size"),
+            cache=self.cfg.get("cache_images", "auto"),
+            seed=int(spec["seed"]),
+            manifest_path=self.manifest_path,
+        )
+        self.optimizers = self._make_optimizers()
+        factor = linear_decay(int(self.cfg["iterations"]), float(self.cfg["decay_start"]))
+        self.schedulers = {
+            name: torch.optim.lr_scheduler.LambdaLR(opt, factor) for name, opt in self.optimizers.items()
+        }
+        self.iteration = 0
+        self.rows: list[dict[str, float]] = []
+        self.window: dict[str, torch.Tensor] = {}
+        self.window_count = 0
+        self.elapsed = 0.0
+
+    def _make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        fused = bool(self.cfg.get("fused_adam")) and self.device.type == "cuda"
+        optimizers = {}
+        for name, params in self.method.optim_groups().items():
+            optimizers[name] = torch.optim.Adam(
+                params,
+                lr=float(self.cfg["lr"]),
+                betas=(float(self.cfg["beta1"]), float(self.cfg["beta2"])),
+                fused=fused or None,
+            )
+        return optimizers
+
+    # ---- checkpoints -------------------------------------------------------------------------------
+    def save_checkpoint(self) -> None:
+        state = {
+            "fingerprint": self.fingerprint,
+            "iteration": self.iteration,
+            "method": self.method.state_dict(),
+            "extra": self.method.extra_state() if hasattr(self.method, "extra_state") else None,
+            "optimizers": {k: v.state_dict() for k, v in self.optimizers.items()},
+            "schedulers": {k: v.state_dict() for k, v in self.schedulers.items()},
+            "rng": _rng_state(),
+            "sampler": self.sampler.state_dict(),
+            "rows": self.rows,
+            "window": {k: v.detach().cpu() for k, v in self.window.items()},
+            "window_count": self.window_count,
+            "elapsed": self.elapsed,
+        }
+        with atomic_path(self.checkpoint_path) as tmp:
+            torch.save(state, tmp)
+
+    def try_resume(self) -> bool:
+        """Load the last checkpoint if it belongs to this exact run; say what happened in the log."""
+        if not self.checkpoint_path.is_file():
+            return False
+        try:
+            state = torch.load(self.checkpoint_path, map_location=self.device, weights_only=False)
+        except Exception as exc:  # a corrupt checkpoint must not block a fresh start
+            self.log(f"checkpoint {self.checkpoint_path} is unreadable ({exc}); starting from scratch")
+            return False
+        if state.get("fingerprint") != self.fingerprint:
+            self.log(f"checkpoint {self.checkpoint_path} was made with other settings or data; starting from scratch")
+            return False
+        self.method.load_state_dict(state["method"])
+        if state.get("extra") is not None and hasattr(self.method, "load_extra_state"):
+            self.method.load_extra_state(state["extra"])
+        for name, opt in self.optimizers.items():
+            opt.load_state_dict(state["optimizers"][name])
+        for name, sched in self.schedulers.items():
+            sched.load_state_dict(state["schedulers"][name])
+        _set_rng_state(state["rng"])
+        self.sampler.load_state_dict(state["sampler"])
+        self.iteration = int(state["iteration"])
+        self.rows = list(state["rows"])
+        self.window = {k: v.to(self.device) for k, v in state["window"].items()}
+        self.window_count = int(state["window_count"])
+        self.elapsed = float(state["elapsed"])
+        self.log(f"resumed from checkpoint {self.checkpoint_path} at iteration {self.iteration}")
+        return True
+
+    # ---- the loop ----------------------------------------------------------------------------------
+    def _autocast(self):
+        if self.cfg.get("amp") and self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return nullcontext()
+
+    def _accumulate(self, name: str, value: Any) -> None:
+        value = value.detach().float() if torch.is_tensor(value) else torch.tensor(float(value))
+        value = value.to(self.device)
+        self.window[name] = self.window[name] + value if name in self.window else value.clone()
+
+    def train_step(self, hazy: torch.Tensor, clear: torch.Tensor) -> None:
+        """One iteration: every update the method yields, then its post-step hook and the LR schedule."""
+        hazy = hazy.to(self.device, non_blocking=True)
+        clear = clear.to(self.device, non_blocking=True)
+        if self.cfg.get("channels_last") and self.device.type == "cuda":
+            hazy = hazy.contiguous(memory_format=torch.channels_last)
+            clear = clear.contiguous(memory_format=torch.channels_last)
+        steps = self.method.step(hazy, clear)
+        while True:
+            with self._autocast():
+                try:
+                    group, loss, logs = next(steps)
+                except StopIteration:
+                    break
+            optimizer = self.optimizers[group]
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            self._accumulate(group, loss)
+            for name, value in logs.items():
+                self._accumulate(name, value)
+        self.method.after_step()
+        for scheduler in self.schedulers.values():
+            scheduler.step()
+
+    def _check_and_log(self) -> None:
+        """Close the logging window: stop on NaN/inf, else append the window's mean losses."""
+        if not self.window_count:
+            return
+        names = sorted(self.window)
+        values = torch.stack([self.window[n] for n in names]).cpu() / self.window_count
+        bad = [n for n, v in zip(names, values.tolist(), strict=True) if not math.isfinite(v)]
+        if bad:
+            raise DivergenceError(
+                f"loss {', '.join(bad)} became NaN or inf between iterations "
+                f"{self.iteration - self.window_count + 1} and {self.iteration}; training stopped. The last good "
+                f"checkpoint is kept at {self.checkpoint_path}. Lower training.lr or check the data."
+            )
+        lr = next(iter(self.optimizers.values())).param_groups[0]["lr"]
+        row = {"iteration": self.iteration, "time_s": round(self.elapsed, 3), "lr": lr}
+        row.update({n: float(v) for n, v in zip(names, values.tolist(), strict=True)})
+        self.rows.append(row)
+        self.window = {}
+        self.window_count = 0
+
+    def run(self, model_out: str | Path, losses_out: str | Path) -> None:
+        total = int(self.cfg["iterations"])
+        log_every = int(self.cfg["log_every"])
+        ckpt_every = int(self.cfg["checkpoint_every"])
+        if not self.try_resume():
+            self.log(
+                f"training {self.spec['run']} ({self.spec['method']}) seed {self.spec['seed']} on "
+                f"{self.device} for {total} iterations"
+            )
+        self.method.train()
+        bar = tqdm(
+            total=total,
+            initial=self.iteration,
+            desc=f"{self.spec['run']}/seed{self.spec['seed']}",
+            unit="it",
+            file=sys.stderr,
+            disable=not self.progress,
+            mininterval=1.0 if sys.stderr.isatty() else 10.0,
+        )
+        start = time.perf_counter() - self.elapsed
+        while self.iteration < total:
+            hazy, clear = self.sampler.next()
+            self.train_step(hazy, clear)
+            self.iteration += 1
+            self.window_count += 1
+            self.elapsed = time.perf_counter() - start
+            bar.update(1)
+            if self.iteration % log_every == 0 or self.iteration == total:
+                self._check_and_log()
+                bar.set_postfix(
+                    {k: f"{v:.3g}" for k, v in self.rows[-1].items() if k not in ("iteration", "time_s", "lr")}
+                )
+            if self.iteration % ckpt_every == 0 and self.iteration < total:
+                self._check_and_log()
+                self.save_checkpoint()
+        bar.close()
+        self._write_outputs(Path(model_out), Path(losses_out))
+        self.log(f"finished {total} iterations in {self.elapsed:.1f} s ({total / max(self.elapsed, 1e-9):.2f} it/s)")
+        if self.checkpoint_path.exists():
+            self.checkpoint_path.unlink()
+
+    def _write_outputs(self, model_out: Path, losses_out: Path) -> None:
+        with atomic_path(losses_out) as tmp:
+            pd.DataFrame(self.rows).to_csv(tmp, index=False)
+        payload = {
+            "method": self.spec["method"],
+            "settings": self.spec["settings"],
+            "spec": self.spec,
+            "iterations": self.iteration,
+            "state_dict": {k: v.detach().cpu() for k, v in self.method.state_dict().items()},
+        }
+        with atomic_path(model_out) as tmp:
+            torch.save(payload, tmp)
+
+
+def load_trained(model_path: str | Path, device: torch.device, plugins: tuple[str, ...] = ()) -> GANMethod:
+    """Rebuild a trained method from model.pt for inference."""
+    payload = torch.load(model_path, map_location=device, weights_only=False)
+    spec = dict(payload["spec"])
+    spec["plugins"] = list(spec.get("plugins", [])) + list(plugins)
+    method = build_method(spec, device)
+    method.load_state_dict(payload["state_dict"])
+    method.eval()
+    return method

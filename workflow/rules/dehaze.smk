@@ -1,0 +1,25 @@
+# Dehaze each test set with each run (trained model or training-free method).
+
+
+def dehaze_inputs(w):
+    inputs = {"manifest": manifest(w.dataset)}
+    if RUNS[w.run]["trainable"]:
+        inputs["model"] = f"{RESULTS}/runs/{w.experiment}/{w.run}/seed{w.seed}/model.pt"
+    return inputs
+
+
+rule dehaze:
+    input:
+        unpack(dehaze_inputs),
+    output:
+        directory(f"{RESULTS}/outputs/{{experiment}}/{{run}}/seed{{seed}}/{{dataset}}"),
+    params:
+        spec=run_spec,
+        model=lambda w, input: f"--model {input.model}" if "model" in input.keys() else "",
+    log:
+        f"{RESULTS}/logs/dehaze/{{experiment}}/{{run}}/seed{{seed}}/{{dataset}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/dehaze/{{experiment}}/{{run}}/seed{{seed}}/{{dataset}}.tsv"
+    shell:
+        "cddgan dehaze --spec {params.spec:q} {params.model} --manifest {input.manifest:q} --out {output:q}"
+        " > {log:q} 2>&1"

@@ -1,0 +1,57 @@
+# Score every output image, measure every run's efficiency, and aggregate over images and seeds.
+
+
+rule evaluate:
+    input:
+        manifest=lambda w: manifest(w.dataset),
+        outputs=f"{RESULTS}/outputs/{{experiment}}/{{run}}/seed{{seed}}/{{dataset}}",
+    output:
+        f"{RESULTS}/metrics/{{experiment}}/{{run}}/seed{{seed}}/{{dataset}}.csv",
+    params:
+        protocol=lambda w: json.dumps(DATASETS[w.dataset].get("protocol", "rgb")),
+        weights=json.dumps(C["metrics"].get("weights", {})),
+    log:
+        f"{RESULTS}/logs/evaluate/{{experiment}}/{{run}}/seed{{seed}}/{{dataset}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/evaluate/{{experiment}}/{{run}}/seed{{seed}}/{{dataset}}.tsv"
+    shell:
+        "cddgan evaluate --manifest {input.manifest:q} --outputs {input.outputs:q} --protocol {params.protocol:q}"
+        " --weights {params.weights:q} --experiment {wildcards.experiment:q} --dataset {wildcards.dataset:q}"
+        " --run {wildcards.run:q} --seed {wildcards.seed} --out {output:q} > {log:q} 2>&1"
+
+
+rule efficiency:
+    input:
+        manifest=lambda w: manifest(EXPERIMENTS[w.experiment]["train"]),
+    output:
+        f"{RESULTS}/efficiency/{{experiment}}/{{run}}.json",
+    params:
+        spec=lambda w: json.dumps(
+            cddgan_config.run_spec(C, w.experiment, w.run, RUNS[w.run]["seeds"][0]), sort_keys=True
+        ),
+    log:
+        f"{RESULTS}/logs/efficiency/{{experiment}}/{{run}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/efficiency/{{experiment}}/{{run}}.tsv"
+    shell:
+        "cddgan efficiency --spec {params.spec:q} --manifest {input.manifest:q} --out {output:q} > {log:q} 2>&1"
+
+
+rule aggregate:
+    input:
+        metric_files(),
+    output:
+        scores=report(
+            f"{RESULTS}/tables/scores.csv", category="Tables", caption="../report/scores.rst"
+        ),
+        comparison=report(
+            f"{RESULTS}/tables/comparison.csv", category="Tables", caption="../report/comparison.rst"
+        ),
+    params:
+        out=f"{RESULTS}/tables",
+    log:
+        f"{RESULTS}/logs/aggregate.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/aggregate/aggregate.tsv"
+    shell:
+        "cddgan aggregate {input:q} --out-dir {params.out:q} > {log:q} 2>&1"

@@ -1,0 +1,33 @@
+# The resolved config snapshot and the HTML report (tables, plots, visual comparisons, provenance).
+
+
+rule config_snapshot:
+    output:
+        f"{RESULTS}/config.resolved.yaml",
+    params:
+        text=yaml.safe_dump(C, sort_keys=False),
+    log:
+        f"{RESULTS}/logs/config_snapshot.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/config_snapshot/config_snapshot.tsv"
+    shell:
+        "printf '%s' {params.text:q} > {output:q} 2> {log:q}"
+
+
+rule report:
+    input:
+        config=f"{RESULTS}/config.resolved.yaml",
+        comparison=f"{RESULTS}/tables/comparison.csv",
+        losses=loss_files(),
+        efficiency=efficiency_files(),
+    output:
+        index=report(f"{REPORTS}/index.html", category="Report", caption="../report/index.rst"),
+    params:
+        results=RESULTS,
+        out=REPORTS,
+    log:
+        f"{RESULTS}/logs/report.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/report/report.tsv"
+    shell:
+        "cddgan report --config {input.config:q} --results {params.results:q} --out {params.out:q} > {log:q} 2>&1"
