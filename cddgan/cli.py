@@ -78,8 +78,11 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def _protocol_arg(text: str):
-    text = text.strip()
-    return json.loads(text) if text.startswith("{") else text
+    """A protocol name or mapping, given as JSON (as the rules pass it) or as a bare name."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text.strip()
 
 
 def cmd_efficiency(args: argparse.Namespace) -> None:

@@ -313,7 +313,7 @@ class Trainer:
             "settings": self.spec["settings"],
             "spec": self.spec,
             "iterations": self.iteration,
-            "state_dict": {k: v.detach().cpu() for k, v in self.method.state_dict().items()},
+            "state_dict": self.method.state_dict(),
         }
         with atomic_path(model_out) as tmp:
             torch.save(payload, tmp)

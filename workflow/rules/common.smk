@@ -1,5 +1,6 @@
 # Configuration, validation and the target lists every other rule file uses.
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -9,7 +10,19 @@ import yaml
 from cddgan import config as cddgan_config
 from cddgan.errors import ConfigError
 
-DEFAULT_CONFIG = Path(workflow.basedir) / "config" / "config.yaml"
+REPO = Path(workflow.basedir)
+DEFAULT_CONFIG = REPO / "config" / "config.yaml"
+CONDA_ENV = str(REPO / "environment.yml")
+
+
+# Jobs run this checkout's code (`python -m cddgan`), whichever environment (venv, conda env) provides
+# the dependencies; job processes inherit this, on the local executor and through SLURM alike.
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH", "")]))
+
+
+envvars:
+    "PYTHONPATH",
+
 
 # Without --configfile the embedded default applies, with any --config overrides merged on top.
 if "datasets" not in config:
@@ -88,3 +101,10 @@ def train_resources(run):
     merged.update(C.get("resources", {}).get("train", {}))
     merged.update(RUNS[run].get("resources", {}))
     return merged
+
+
+def dehaze_inputs(w):
+    inputs = {"manifest": manifest(w.dataset)}
+    if RUNS[w.run]["trainable"]:
+        inputs["model"] = f"{RESULTS}/runs/{w.experiment}/{w.run}/seed{w.seed}/model.pt"
+    return inputs

@@ -1,14 +1,8 @@
 # Dehaze each test set with each run (trained model or training-free method).
 
-
-def dehaze_inputs(w):
-    inputs = {"manifest": manifest(w.dataset)}
-    if RUNS[w.run]["trainable"]:
-        inputs["model"] = f"{RESULTS}/runs/{w.experiment}/{w.run}/seed{w.seed}/model.pt"
-    return inputs
-
-
 rule dehaze:
+    conda:
+        CONDA_ENV
     input:
         unpack(dehaze_inputs),
     output:
@@ -21,5 +15,5 @@ rule dehaze:
     benchmark:
         f"{RESULTS}/benchmarks/dehaze/{{experiment}}/{{run}}/seed{{seed}}/{{dataset}}.tsv"
     shell:
-        "cddgan dehaze --spec {params.spec:q} {params.model} --manifest {input.manifest:q} --out {output:q}"
+        "python -m cddgan dehaze --spec {params.spec:q} {params.model} --manifest {input.manifest:q} --out {output:q}"
         " > {log:q} 2>&1"

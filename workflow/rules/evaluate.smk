@@ -2,6 +2,8 @@
 
 
 rule evaluate:
+    conda:
+        CONDA_ENV
     input:
         manifest=lambda w: manifest(w.dataset),
         outputs=f"{RESULTS}/outputs/{{experiment}}/{{run}}/seed{{seed}}/{{dataset}}",
@@ -15,12 +17,14 @@ rule evaluate:
     benchmark:
         f"{RESULTS}/benchmarks/evaluate/{{experiment}}/{{run}}/seed{{seed}}/{{dataset}}.tsv"
     shell:
-        "cddgan evaluate --manifest {input.manifest:q} --outputs {input.outputs:q} --protocol {params.protocol:q}"
+        "python -m cddgan evaluate --manifest {input.manifest:q} --outputs {input.outputs:q} --protocol {params.protocol:q}"
         " --weights {params.weights:q} --experiment {wildcards.experiment:q} --dataset {wildcards.dataset:q}"
         " --run {wildcards.run:q} --seed {wildcards.seed} --out {output:q} > {log:q} 2>&1"
 
 
 rule efficiency:
+    conda:
+        CONDA_ENV
     input:
         manifest=lambda w: manifest(EXPERIMENTS[w.experiment]["train"]),
     output:
@@ -34,10 +38,12 @@ rule efficiency:
     benchmark:
         f"{RESULTS}/benchmarks/efficiency/{{experiment}}/{{run}}.tsv"
     shell:
-        "cddgan efficiency --spec {params.spec:q} --manifest {input.manifest:q} --out {output:q} > {log:q} 2>&1"
+        "python -m cddgan efficiency --spec {params.spec:q} --manifest {input.manifest:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule aggregate:
+    conda:
+        CONDA_ENV
     input:
         metric_files(),
     output:
@@ -48,10 +54,10 @@ rule aggregate:
             f"{RESULTS}/tables/comparison.csv", category="Tables", caption="../report/comparison.rst"
         ),
     params:
-        out=f"{RESULTS}/tables",
+        out=lambda w, output: os.path.dirname(output.scores),
     log:
         f"{RESULTS}/logs/aggregate.log",
     benchmark:
         f"{RESULTS}/benchmarks/aggregate/aggregate.tsv"
     shell:
-        "cddgan aggregate {input:q} --out-dir {params.out:q} > {log:q} 2>&1"
+        "python -m cddgan aggregate {input:q} --out-dir {params.out:q} > {log:q} 2>&1"

@@ -2,6 +2,8 @@
 
 
 rule config_snapshot:
+    conda:
+        CONDA_ENV
     output:
         f"{RESULTS}/config.resolved.yaml",
     params:
@@ -15,6 +17,8 @@ rule config_snapshot:
 
 
 rule report:
+    conda:
+        CONDA_ENV
     input:
         config=f"{RESULTS}/config.resolved.yaml",
         comparison=f"{RESULTS}/tables/comparison.csv",
@@ -23,11 +27,11 @@ rule report:
     output:
         index=report(f"{REPORTS}/index.html", category="Report", caption="../report/index.rst"),
     params:
-        results=RESULTS,
-        out=REPORTS,
+        results=lambda w, input: os.path.dirname(input.config),
+        out=lambda w, output: os.path.dirname(output.index),
     log:
         f"{RESULTS}/logs/report.log",
     benchmark:
         f"{RESULTS}/benchmarks/report/report.tsv"
     shell:
-        "cddgan report --config {input.config:q} --results {params.results:q} --out {params.out:q} > {log:q} 2>&1"
+        "python -m cddgan report --config {input.config:q} --results {params.results:q} --out {params.out:q} > {log:q} 2>&1"

@@ -2,6 +2,8 @@
 
 
 rule train:
+    conda:
+        CONDA_ENV
     input:
         manifest=lambda w: manifest(EXPERIMENTS[w.experiment]["train"]),
     output:
@@ -20,5 +22,5 @@ rule train:
     benchmark:
         f"{RESULTS}/benchmarks/train/{{experiment}}/{{run}}/seed{{seed}}.tsv"
     shell:
-        "cddgan train --spec {params.spec:q} --manifest {input.manifest:q} --model {output.model:q}"
+        "python -m cddgan train --spec {params.spec:q} --manifest {input.manifest:q} --model {output.model:q}"
         " --losses {output.losses:q} --checkpoint-dir {params.checkpoints:q} > {log:q} 2>&1"

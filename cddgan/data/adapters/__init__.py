@@ -1,0 +1,12 @@
+"""Adapters that turn public dehazing datasets, as distributed, into the common manifest.
+
+`build_manifest(name, spec, out_dir)` is what the command line calls; `ADAPTERS` lists every adapter with
+its allowed spec keys and a docstring. Each dataset module only finds files and pairs them; the shared
+pipeline in `build` verifies images, applies `limit`, crops SOTS-indoor's border and writes the manifest.
+"""
+
+from cddgan.data.adapters.base import COMMON_KEYS, Adapter
+from cddgan.data.adapters.build import build_manifest
+from cddgan.data.adapters.registry import ADAPTERS
+
+__all__ = ["ADAPTERS", "COMMON_KEYS", "Adapter", "build_manifest"]

@@ -1,0 +1,124 @@
+"""What every adapter shares: its registry entry, the context it reads the spec from, and what it returns.
+
+An adapter only finds files and decides pairing; verification, cropping, `limit` and writing the manifest
+are done once for all of them in `cddgan.data.adapters.build`, so each dataset module stays small.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cddgan.errors import ConfigError
+
+# Keys every adapter accepts; `protocol` is read by the evaluate stage, not here.
+COMMON_KEYS = frozenset({"adapter", "root", "protocol", "limit", "verify"})
+VERIFY_MODES = ("full", "header")
+# Above this many images the default verification only opens headers (decoding 300k OTS files takes hours).
+FULL_VERIFY_MAX = 2000
+
+
+@dataclass
+class Context:
+    """The dataset's name, its spec, the resolved root and the output folder, with typed spec getters."""
+
+    name: str
+    spec: Mapping[str, Any]
+    root: Path
+    out_dir: Path
+
+    def key(self, key: str) -> str:
+        """The config path of `key`, used in every message so the user knows which line to fix."""
+        return f"datasets.{self.name}.{key}"
+
+    def optional_int(self, key: str, default: int | None = None, minimum: int = 1) -> int | None:
+        """An integer >= minimum, or None (YAML null) meaning 'no cap'."""
+        value = self.spec.get(key, default)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ConfigError(f"{self.key(key)}: expected an integer >= {minimum} or null, got {value!r}")
+        return value
+
+    def fraction(self, key: str, default: float) -> float:
+        """A number strictly between 0 and 1."""
+        value = self.spec.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 < value < 1.0:
+            raise ConfigError(f"{self.key(key)}: expected a number strictly between 0 and 1, got {value!r}")
+        return float(value)
+
+    def choice(self, key: str, options: tuple[str, ...], default: str) -> str:
+        """One of a fixed set of strings."""
+        value = self.spec.get(key, default)
+        if value not in options:
+            raise ConfigError(f"{self.key(key)}: expected one of {list(options)}, got {value!r}")
+        return value
+
+    def text(self, key: str, default: str | None = None) -> str:
+        """A non-empty string (required when `default` is None)."""
+        value = self.spec.get(key, default)
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{self.key(key)}: expected a non-empty string, got {value!r}")
+        return value
+
+    def folder(self, key: str, default: str) -> Path:
+        """A folder named by the spec, relative to the root unless absolute."""
+        path = Path(self.text(key, default)).expanduser()
+        return path if path.is_absolute() else self.root / path
+
+
+@dataclass
+class Found:
+    """What an adapter found: manifest rows (paths absolute) and how it read the tree.
+
+    `crop_gt` asks the shared pipeline to centre-crop ground truth that is larger than its hazy images
+    (SOTS-indoor's white border); every other size difference between a pair is an error.
+    """
+
+    rows: list[dict[str, Any]]
+    layout: str
+    warnings: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+    crop_gt: bool = False
+
+
+@dataclass(frozen=True)
+class Adapter:
+    """A registry entry: the function that reads a tree, the spec keys it adds, and what the root holds."""
+
+    name: str
+    find: Callable[[Context], Found] | None
+    keys: frozenset[str] = frozenset()
+    root_hint: str = ""
+    doc: str = ""
+
+    @property
+    def allowed_keys(self) -> list[str]:
+        """Every key a spec for this adapter may contain, sorted for messages."""
+        return sorted(COMMON_KEYS | self.keys)
+
+
+def row(
+    split: str,
+    domain: str,
+    image_id: str,
+    path: Path,
+    pair_id: str = "",
+    scene_id: str = "",
+    beta: float | str = "",
+    airlight: float | str = "",
+) -> dict[str, Any]:
+    """One manifest row (the `dataset` column is added when the manifest is written)."""
+    return {
+        "split": split,
+        "domain": domain,
+        "image_id": image_id,
+        "pair_id": pair_id,
+        "scene_id": scene_id,
+        "path": str(path),
+        "beta": beta,
+        "airlight": airlight,
+        "depth": "",
+    }

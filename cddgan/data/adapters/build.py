@@ -1,0 +1,137 @@
+"""The one pipeline every real dataset goes through: spec check, find, limit, verify, crop, write."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from cddgan.data.adapters.base import FULL_VERIFY_MAX, VERIFY_MODES, Adapter, Context
+from cddgan.data.adapters.crop import crop_ground_truth
+from cddgan.data.adapters.registry import ADAPTERS
+from cddgan.data.adapters.scan import natural_key
+from cddgan.data.adapters.validate import check_pair_sizes, inspect_images
+from cddgan.data.manifest import ManifestInfo, counts, write_manifest
+from cddgan.errors import ConfigError, DatasetError
+
+_ORDER = {"train": 0, "test": 1, "clear": 0, "hazy": 1}
+
+
+def build_manifest(name: str, spec: Mapping[str, Any], out_dir: Path) -> Path:
+    """Write out_dir/'manifest.csv' (+ manifest.json) for dataset `name` from its config `spec`.
+
+    `spec['adapter']` picks the adapter; 'synthetic' delegates to `make_synthetic`. Returns the path.
+    """
+    out_dir = Path(out_dir)
+    adapter = _adapter(name, spec)
+    if adapter.find is None:
+        from cddgan.data.synthetic import make_synthetic
+
+        return make_synthetic(name, spec, out_dir)
+    unknown = sorted(set(spec) - set(adapter.allowed_keys))
+    if unknown:
+        raise ConfigError(
+            f"datasets.{name}.{unknown[0]}: unknown key for adapter {adapter.name!r}; "
+            f"allowed keys: {', '.join(adapter.allowed_keys)}"
+        )
+    ctx = Context(name, spec, _root(name, spec, adapter), out_dir)
+    limit = ctx.optional_int("limit")
+    verify = spec.get("verify")
+    if verify is not None and verify not in VERIFY_MODES:
+        raise ConfigError(
+            f"{ctx.key('verify')}: expected one of {list(VERIFY_MODES)} or null, got {verify!r}"
+        )
+
+    found = adapter.find(ctx)
+    if not found.rows:
+        raise DatasetError(f"{ctx.key('root')}: {ctx.root} holds no images for {adapter.name}")
+    available = counts(pd.DataFrame(found.rows))
+    rows = apply_limit(found.rows, limit)
+    paths = list(dict.fromkeys(Path(r["path"]) for r in rows))
+    mode = verify or ("full" if len(paths) <= FULL_VERIFY_MAX else "header")
+    sizes, colour = inspect_images(paths, mode)
+    extra = dict(found.extra)
+    if found.crop_gt:
+        extra.update(crop_ground_truth(rows, sizes, out_dir))
+    check_pair_sizes(pairs(rows), sizes)
+    for message in found.warnings:
+        warnings.warn(message, stacklevel=2)
+    extra.update(verify=mode, limit=limit, available=available)
+    info = ManifestInfo(name, adapter.name, found.layout, str(ctx.root), [*found.warnings, *colour], extra)
+    frame = pd.DataFrame(rows)
+    frame.insert(0, "dataset", name)
+    path = out_dir / "manifest.csv"
+    write_manifest(frame, path, info)
+    return path
+
+
+def _adapter(name: str, spec: Mapping[str, Any]) -> Adapter:
+    if not isinstance(spec, Mapping):
+        raise ConfigError(
+            f"datasets.{name}: expected a mapping with an 'adapter' key, got {type(spec).__name__}"
+        )
+    choice = spec.get("adapter")
+    if choice not in ADAPTERS:
+        raise ConfigError(
+            f"datasets.{name}.adapter: {choice!r} is not a known adapter; choose one of {', '.join(ADAPTERS)}"
+        )
+    return ADAPTERS[choice]
+
+
+def _root(name: str, spec: Mapping[str, Any], adapter: Adapter) -> Path:
+    """The dataset root, resolved; a missing or non-folder root says what it should hold."""
+    value = spec.get("root")
+    if not isinstance(value, str) or not value:
+        raise ConfigError(
+            f"datasets.{name}.root: required for adapter {adapter.name!r}; "
+            f"set it to the folder that holds {adapter.root_hint}"
+        )
+    root = Path(value).expanduser().resolve()
+    if not root.exists():
+        raise DatasetError(
+            f"datasets.{name}.root: {root} does not exist; "
+            f"point it at the folder that holds {adapter.root_hint}"
+        )
+    if not root.is_dir():
+        raise DatasetError(
+            f"datasets.{name}.root: {root} is a file; point it at the folder that holds {adapter.root_hint}"
+        )
+    return root
+
+
+def _sort_key(r: dict[str, Any]) -> tuple:
+    return (_ORDER[r["split"]], _ORDER[r["domain"]], natural_key(r["image_id"]))
+
+
+def apply_limit(rows: list[dict[str, Any]], limit: int | None) -> list[dict[str, Any]]:
+    """Rows in a fixed order, cut to the first `limit` test hazy images (with their ground truth) and the
+    first `limit` images of each training domain; None keeps everything."""
+    rows = sorted(rows, key=_sort_key)
+    if limit is None:
+        return rows
+    test_hazy = [r for r in rows if r["split"] == "test" and r["domain"] == "hazy"][:limit]
+    kept_pairs = {r["pair_id"] for r in test_hazy if r["pair_id"]}
+    test_clear = [
+        r for r in rows if r["split"] == "test" and r["domain"] == "clear" and r["pair_id"] in kept_pairs
+    ]
+    train = [
+        r
+        for domain in ("clear", "hazy")
+        for r in [x for x in rows if x["split"] == "train" and x["domain"] == domain][:limit]
+    ]
+    return sorted([*train, *test_hazy, *test_clear], key=_sort_key)
+
+
+def pairs(rows: list[dict[str, Any]]) -> list[tuple[Path, Path]]:
+    """(hazy path, ground-truth path) for every paired row, within each split."""
+    clear = {
+        (r["split"], r["pair_id"]): Path(r["path"]) for r in rows if r["domain"] == "clear" and r["pair_id"]
+    }
+    return [
+        (Path(r["path"]), clear[(r["split"], r["pair_id"])])
+        for r in rows
+        if r["domain"] == "hazy" and r["pair_id"] and (r["split"], r["pair_id"]) in clear
+    ]

@@ -1,0 +1,138 @@
+"""NTIRE paired sets: I-HAZE, O-HAZE (2018), Dense-Haze (2019), NH-HAZE (2020).
+
+Names carry the pair number and the side: `01_indoor_hazy.jpg` / `01_indoor_GT.jpg` (I-HAZE),
+`01_outdoor_hazy.JPG` (O-HAZE), `01_hazy.png` / `01_GT.png` (NH-HAZE, Dense-Haze). Images sit in
+`hazy/` + `GT/` (any case) or side by side in one folder, either in the root or in the single folder the
+archive unpacks to (e.g. `# I-HAZY NTIRE 2018`, whose `#` and spaces are kept as they are).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from cddgan.data.adapters.base import Context, Found, row
+from cddgan.data.adapters.scan import by_stem, child_dir, layout_error, list_images, names, natural_key
+from cddgan.data.adapters.validate import check_orphans
+from cddgan.errors import DatasetError
+
+
+@dataclass(frozen=True)
+class NtireNames:
+    """How one NTIRE set names its files."""
+
+    adapter: str
+    pattern: re.Pattern[str]  # group 1: pair number, group 2: 'hazy' or 'gt'
+    example: str  # e.g. "01_indoor_hazy.jpg + 01_indoor_GT.jpg"
+
+
+def _pattern(tag: str) -> re.Pattern[str]:
+    middle = f"_{tag}" if tag else ""
+    return re.compile(rf"(\d+){middle}_(hazy|gt)", re.IGNORECASE)
+
+
+I_HAZE = NtireNames("i-haze", _pattern("indoor"), "01_indoor_hazy.jpg + 01_indoor_GT.jpg")
+O_HAZE = NtireNames("o-haze", _pattern("outdoor"), "01_outdoor_hazy.jpg + 01_outdoor_GT.jpg")
+NH_HAZE = NtireNames("nh-haze", _pattern(""), "01_hazy.png + 01_GT.png")
+DENSE_HAZE = NtireNames("dense-haze", _pattern(""), "01_hazy.png + 01_GT.png")
+
+
+def _kind(path: Path, spec: NtireNames) -> tuple[str, str] | None:
+    """(pair number, 'hazy' | 'gt') from a file name, or None when it does not follow the set's naming."""
+    match = spec.pattern.fullmatch(path.stem)
+    return (match.group(1), match.group(2).lower()) if match else None
+
+
+def _sides(folder: Path, spec: NtireNames) -> tuple[list[Path], list[Path], list[Path], str] | None:
+    """(hazy, GT, stray, variant) of `folder` in the split (`hazy/`+`GT/`) or flat variant, else None.
+
+    Stray files are images whose name does not follow the set's naming or sits on the wrong side.
+    """
+    hazy_dir, gt_dir = child_dir(folder, "hazy"), child_dir(folder, "gt")
+    if hazy_dir is not None and gt_dir is not None:
+        hazy, gt = list_images(hazy_dir), list_images(gt_dir)
+        stray = [p for p in hazy if _kind(p, spec) is None or _kind(p, spec)[1] != "hazy"]
+        stray += [p for p in gt if _kind(p, spec) is None or _kind(p, spec)[1] != "gt"]
+        return hazy, gt, stray, f"{hazy_dir.name}/+{gt_dir.name}/"
+    images = list_images(folder)
+    kinds = {p: _kind(p, spec) for p in images}
+    hazy = [p for p in images if kinds[p] and kinds[p][1] == "hazy"]
+    gt = [p for p in images if kinds[p] and kinds[p][1] == "gt"]
+    if hazy and gt:
+        return hazy, gt, [p for p in images if kinds[p] is None], "flat"
+    return None
+
+
+def _locate(ctx: Context, spec: NtireNames) -> tuple[list[Path], list[Path], list[Path], str]:
+    """Search the root, then its sub-folders (one level), for the one folder holding the set."""
+    found = _sides(ctx.root, spec)
+    if found is not None:
+        return found
+    hits = []
+    for sub in sorted((p for p in ctx.root.iterdir() if p.is_dir()), key=lambda p: natural_key(p.name)):
+        inner = _sides(sub, spec)
+        if inner is not None:
+            hits.append((sub, inner))
+    if len(hits) > 1:
+        raise DatasetError(
+            f"{ctx.key('root')}: several folders under {ctx.root} look like {spec.adapter} "
+            f"({', '.join(s.name for s, _ in hits)}); point root at one of them"
+        )
+    if not hits:
+        raise layout_error(
+            ctx,
+            spec.adapter,
+            [
+                f"hazy/ + GT/ holding {spec.example}",
+                f"{spec.example} side by side in one folder",
+                "either of these inside one sub-folder of root (e.g. '# I-HAZY NTIRE 2018')",
+            ],
+        )
+    sub, (hazy, gt, stray, layout) = hits[0]
+    return hazy, gt, stray, f"{sub.name}/{layout}"
+
+
+def find_ntire(ctx: Context, spec: NtireNames) -> Found:
+    """Test pairs of an NTIRE set; pair_id is the pair number as written in the name (e.g. '01')."""
+    hazy, gt, stray, layout = _locate(ctx, spec)
+    if stray:
+        raise DatasetError(
+            f"{ctx.key('root')}: {len(stray)} file(s) do not follow the {spec.adapter} naming "
+            f"({spec.example}): {names(stray)}; rename or remove them"
+        )
+    by_stem(hazy, f"{ctx.root} (hazy)")
+    by_stem(gt, f"{ctx.root} (GT)")
+    number = {p: _kind(p, spec)[0] for p in [*hazy, *gt]}
+    gt_by_id = {number[p]: p for p in gt}
+    if len(gt_by_id) != len(gt):
+        raise DatasetError(f"{ctx.root}: two ground-truth files share one pair number: {names(gt)}")
+    hazy_ids = {number[p] for p in hazy}
+    check_orphans(
+        str(ctx.root),
+        [p for p in hazy if number[p] not in gt_by_id],
+        [p for p in gt if number[p] not in hazy_ids],
+    )
+    rows = [row("test", "hazy", p.stem, p, number[p], number[p]) for p in hazy]
+    rows += [row("test", "clear", p.stem, p, number[p], number[p]) for p in gt]
+    return Found(rows, layout)
+
+
+def find_i_haze(ctx: Context) -> Found:
+    """I-HAZE: `# I-HAZY NTIRE 2018/hazy/01_indoor_hazy.jpg` + `GT/01_indoor_GT.jpg`."""
+    return find_ntire(ctx, I_HAZE)
+
+
+def find_o_haze(ctx: Context) -> Found:
+    """O-HAZE: `# O-HAZY NTIRE 2018/hazy/01_outdoor_hazy.jpg` + `GT/01_outdoor_GT.jpg` (some `.JPG`)."""
+    return find_ntire(ctx, O_HAZE)
+
+
+def find_nh_haze(ctx: Context) -> Found:
+    """NH-HAZE: `01_hazy.png` + `01_GT.png`, flat or in `hazy/` + `GT/`."""
+    return find_ntire(ctx, NH_HAZE)
+
+
+def find_dense_haze(ctx: Context) -> Found:
+    """Dense-Haze: `hazy/01_hazy.png` + `GT/01_GT.png` (33 or 55 pairs), flat accepted too."""
+    return find_ntire(ctx, DENSE_HAZE)

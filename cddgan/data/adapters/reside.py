@@ -1,0 +1,123 @@
+"""RESIDE: ITS and OTS (training, made unpaired by scene) and SOTS indoor/outdoor (paired test sets).
+
+Every RESIDE hazy name starts with its clear image's id (`1_1_0.90179.png` -> `1.png`). OTS and
+SOTS-outdoor names continue with the airlight and beta used to render them (`0005_0.8_0.04.jpg`: A=0.8,
+beta=0.04), so those two columns are filled there. ITS names continue with an index and a third number
+whose meaning the distribution does not document, so ITS rows leave beta and airlight empty rather than
+guess.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cddgan.data.adapters.base import Context, Found, row
+from cddgan.data.adapters.scan import (
+    by_stem,
+    child_dir,
+    layout_error,
+    list_images,
+    natural_key,
+    require_images,
+)
+from cddgan.data.adapters.unpaired import HazeParams, split_scenes
+from cddgan.data.adapters.validate import check_orphans
+
+HAZY_NAMES = ("hazy", "haze")
+CLEAR_NAMES = ("clear", "gt")
+ITS_NOTE = "not recorded: ITS names are id_index_X and the distribution does not say what X is"
+
+
+def scene_of(path: Path) -> str:
+    """The clear image id a RESIDE hazy image was rendered from: the first `_` field of its name."""
+    return path.stem.split("_")[0]
+
+
+def airlight_beta(path: Path) -> tuple[float | str, float | str]:
+    """(beta, airlight) from an `id_A_beta` name, or empty strings when the name does not have that form."""
+    fields = path.stem.split("_")
+    if len(fields) != 3:
+        return "", ""
+    try:
+        airlight, beta = float(fields[1]), float(fields[2])
+    except ValueError:
+        return "", ""
+    return beta, airlight
+
+
+def no_params(path: Path) -> tuple[str, str]:
+    """ITS: the name does not say which haze parameter its third field is."""
+    return "", ""
+
+
+def _tree(ctx: Context, adapter: str, example: str) -> tuple[Path, Path, str]:
+    """The hazy and clear/gt folders under the root, and the variant found (e.g. 'hazy/+gt/')."""
+    hazy = child_dir(ctx.root, *HAZY_NAMES)
+    clear = child_dir(ctx.root, *CLEAR_NAMES)
+    if hazy is None or clear is None:
+        raise layout_error(ctx, adapter, [f"hazy/ (or haze/) + clear/ or gt/ ({example})"])
+    return hazy, clear, f"{hazy.name}/+{clear.name}/"
+
+
+def _paired(
+    hazy_dir: Path, clear_dir: Path, recursive: bool
+) -> tuple[dict[str, list[Path]], dict[str, Path]]:
+    """Hazy images grouped by scene and clear images by id, with orphans on either side rejected."""
+    hazy = require_images(list_images(hazy_dir, recursive=recursive), hazy_dir)
+    clear = by_stem(require_images(list_images(clear_dir), clear_dir), str(clear_dir))
+    by_stem(hazy, str(hazy_dir))  # image ids must be unique
+    groups: dict[str, list[Path]] = {}
+    for path in hazy:
+        groups.setdefault(scene_of(path), []).append(path)
+    check_orphans(
+        str(hazy_dir.parent),
+        [p for p in hazy if scene_of(p) not in clear],
+        [p for s, p in clear.items() if s not in groups],
+    )
+    return groups, clear
+
+
+def _train(ctx: Context, adapter: str, example: str, params: HazeParams, note: str | None) -> Found:
+    """A training set read as pairs, then made unpaired by scene."""
+    hazy_dir, clear_dir, layout = _tree(ctx, adapter, example)
+    groups, clear = _paired(hazy_dir, clear_dir, recursive=True)
+    if any(p.parent != hazy_dir for paths in groups.values() for p in paths):
+        layout += " (hazy in sub-folders)"
+    rows, extra, notes = split_scenes(ctx, clear, groups, params)
+    if note:
+        extra["haze_params"] = note
+    return Found(rows, layout, warnings=notes, extra=extra)
+
+
+def find_its(ctx: Context) -> Found:
+    """RESIDE ITS: `hazy/1_1_0.90179.png` -> `clear/1.png`; unpaired, scene-disjoint training split."""
+    return _train(ctx, "reside-its", "hazy/1_1_0.90179.png -> clear/1.png", no_params, ITS_NOTE)
+
+
+def find_ots(ctx: Context) -> Found:
+    """RESIDE OTS: `hazy/0005_0.8_0.04.jpg` (id_A_beta, sub-folders allowed) -> `clear/0005.jpg`."""
+    return _train(ctx, "reside-ots", "hazy/0005_0.8_0.04.jpg -> clear/0005.jpg", airlight_beta, None)
+
+
+def _test(ctx: Context, adapter: str, example: str, params: HazeParams, crop_gt: bool) -> Found:
+    """A paired test set: each hazy image points at its scene's ground truth."""
+    hazy_dir, clear_dir, layout = _tree(ctx, adapter, example)
+    groups, clear = _paired(hazy_dir, clear_dir, recursive=False)
+    rows = []
+    for scene in sorted(groups, key=natural_key):
+        for path in groups[scene]:
+            beta, airlight = params(path)
+            rows.append(row("test", "hazy", path.stem, path, scene, scene, beta, airlight))
+    for scene in sorted(clear, key=natural_key):
+        rows.append(row("test", "clear", scene, clear[scene], scene, scene))
+    return Found(rows, layout, crop_gt=crop_gt)
+
+
+def find_sots_indoor(ctx: Context) -> Found:
+    """SOTS-indoor: `hazy/1400_1.png` -> `gt/1400.png` (or `clear/`); bordered GT is centre-cropped."""
+    return _test(ctx, "sots-indoor", "hazy/1400_1.png -> gt/1400.png", no_params, crop_gt=True)
+
+
+def find_sots_outdoor(ctx: Context) -> Found:
+    """SOTS-outdoor: `hazy/0001_0.8_0.2.jpg` (id_A_beta) -> `gt/0001.png` (or `clear/`)."""
+    return _test(ctx, "sots-outdoor", "hazy/0001_0.8_0.2.jpg -> gt/0001.png", airlight_beta, crop_gt=False)

@@ -1,0 +1,96 @@
+"""The unpaired training protocol on a paired set (RESIDE ITS/OTS): split by scene, throw pairing away.
+
+Scenes (a clear image and its hazy versions) go either to the clear side or to the hazy side, never both,
+so a method can never see a hazy image together with its own clean source. Each random step has its own
+generator spawned from `seed`, so e.g. changing `n_clear` leaves the hazy side unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cddgan.data.adapters.base import Context, row
+from cddgan.data.adapters.scan import natural_key, natural_sorted
+from cddgan.errors import DatasetError
+
+UNPAIRED_KEYS = frozenset({"n_clear", "n_hazy", "clear_fraction", "hazy_per_scene", "seed"})
+
+HazeParams = Callable[[Path], tuple[float | str, float | str]]
+
+
+def _pick(rng: np.random.Generator, items: list[Path], cap: int | None) -> list[Path]:
+    """A random subset of at most `cap` items, returned in natural order."""
+    if cap is None or cap >= len(items):
+        return list(items)
+    chosen = rng.choice(len(items), size=cap, replace=False)
+    return natural_sorted(items[i] for i in chosen)
+
+
+def split_scenes(
+    ctx: Context,
+    clear_by_scene: dict[str, Path],
+    hazy_by_scene: dict[str, list[Path]],
+    haze_params: HazeParams,
+) -> tuple[list[dict[str, Any]], dict[str, Any], list[str]]:
+    """Rows of the scene-disjoint unpaired training split, the protocol's counts, and cap warnings.
+
+    Both mappings must hold the same scenes (orphans are rejected before this is called).
+    """
+    n_clear = ctx.optional_int("n_clear")
+    n_hazy = ctx.optional_int("n_hazy")
+    per_scene = ctx.optional_int("hazy_per_scene")
+    fraction = ctx.fraction("clear_fraction", 0.5)
+    seed = ctx.optional_int("seed", 0, minimum=0) or 0
+    scenes = sorted(clear_by_scene, key=natural_key)
+    if len(scenes) < 2:
+        raise DatasetError(
+            f"{ctx.key('root')}: {ctx.root} holds {len(scenes)} scene(s) with both a clear and a hazy image; "
+            "the unpaired split needs at least 2 (one per side)"
+        )
+    split_rng, clear_rng, hazy_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
+    order = split_rng.permutation(len(scenes))
+    k = min(max(round(fraction * len(scenes)), 1), len(scenes) - 1)
+    clear_scenes = sorted((scenes[i] for i in order[:k]), key=natural_key)
+    hazy_scenes = sorted((scenes[i] for i in order[k:]), key=natural_key)
+
+    clear_pool = [clear_by_scene[s] for s in clear_scenes]
+    hazy_pool: list[Path] = []
+    for scene in hazy_scenes:
+        hazy_pool.extend(_pick(hazy_rng, natural_sorted(hazy_by_scene[scene]), per_scene))
+    clear_used = _pick(clear_rng, clear_pool, n_clear)
+    hazy_used = _pick(hazy_rng, hazy_pool, n_hazy)
+
+    notes = []
+    for key, cap, available in (("n_clear", n_clear, len(clear_pool)), ("n_hazy", n_hazy, len(hazy_pool))):
+        if cap is not None and cap > available:
+            notes.append(f"{ctx.key(key)}={cap} but only {available} images on that side; using all of them")
+
+    scene_of = {p: s for s, paths in hazy_by_scene.items() for p in paths}
+    scene_of.update({p: s for s, p in clear_by_scene.items()})
+    rows = [row("train", "clear", p.stem, p, scene_id=scene_of[p]) for p in clear_used]
+    for p in hazy_used:
+        beta, airlight = haze_params(p)
+        rows.append(row("train", "hazy", p.stem, p, scene_id=scene_of[p], beta=beta, airlight=airlight))
+    extra = {
+        "unpaired": {
+            "protocol": "scene-disjoint split, pairing discarded",
+            "seed": seed,
+            "clear_fraction": fraction,
+            "hazy_per_scene": per_scene,
+            "n_clear": n_clear,
+            "n_hazy": n_hazy,
+            "scenes": len(scenes),
+            "clear_scenes": len(clear_scenes),
+            "hazy_scenes": len(hazy_scenes),
+            "clear_available": len(clear_pool),
+            "hazy_available": len(hazy_pool),
+            "clear_used": len(clear_used),
+            "hazy_used": len(hazy_used),
+            "hazy_scenes_used": len({scene_of[p] for p in hazy_used}),
+        }
+    }
+    return rows, extra, notes

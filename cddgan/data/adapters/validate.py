@@ -1,0 +1,81 @@
+"""Checks that turn a broken dataset copy into one clear message before any training starts."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+from cddgan.data.adapters.scan import names
+from cddgan.errors import DatasetError, ImageError
+
+_GRAY_MODES = frozenset({"1", "L", "I", "I;16", "I;16L", "I;16B", "F"})
+_ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
+
+
+def check_orphans(where: str, hazy_orphans: list[Path], clear_orphans: list[Path]) -> None:
+    """Raise when hazy images lack ground truth or ground truth lacks hazy images, naming up to 10 each."""
+    parts = []
+    if hazy_orphans:
+        parts.append(f"{len(hazy_orphans)} hazy image(s) have no ground truth: {names(hazy_orphans)}")
+    if clear_orphans:
+        parts.append(f"{len(clear_orphans)} ground-truth image(s) have no hazy image: {names(clear_orphans)}")
+    if parts:
+        raise DatasetError(
+            f"{where}: pairs do not line up; "
+            + "; ".join(parts)
+            + ". Restore the missing files or remove the extras."
+        )
+
+
+def inspect_images(paths: list[Path], mode: str) -> tuple[dict[Path, tuple[int, int]], list[str]]:
+    """Open every image (mode 'header') or fully decode it (mode 'full'); return sizes and colour warnings.
+
+    Decoding catches truncated files that a header read misses; grayscale and RGBA inputs are only
+    warned about, because `cddgan.io.read_image` converts them to RGB.
+    """
+    sizes: dict[Path, tuple[int, int]] = {}
+    gray: list[Path] = []
+    alpha: list[Path] = []
+    for path in paths:
+        if path.stat().st_size == 0:
+            raise ImageError(f"{path}: file is empty (0 bytes); re-copy it from the dataset")
+        try:
+            with Image.open(path) as img:
+                if mode == "full":
+                    img.load()
+                sizes[path] = img.size
+                if img.mode in _GRAY_MODES:
+                    gray.append(path)
+                elif img.mode in _ALPHA_MODES or (img.mode == "P" and "transparency" in img.info):
+                    alpha.append(path)
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+            raise ImageError(
+                f"{path}: cannot decode image ({exc}); the file is truncated or not an image, re-copy it"
+            ) from exc
+    messages = []
+    if gray:
+        messages.append(f"{len(gray)} grayscale image(s) will be converted to RGB: {names(gray)}")
+    if alpha:
+        messages.append(
+            f"{len(alpha)} image(s) with alpha will be read as RGB (alpha dropped): {names(alpha)}"
+        )
+    for message in messages:
+        warnings.warn(message, stacklevel=2)
+    return sizes, messages
+
+
+def check_pair_sizes(pairs: list[tuple[Path, Path]], sizes: dict[Path, tuple[int, int]]) -> None:
+    """Raise when a hazy image and its ground truth differ in size, naming both files and both sizes."""
+    bad = [(h, c) for h, c in pairs if sizes[h] != sizes[c]]
+    if not bad:
+        return
+    shown = "; ".join(
+        f"{h} is {sizes[h][0]}x{sizes[h][1]} but {c} is {sizes[c][0]}x{sizes[c][1]}" for h, c in bad[:10]
+    )
+    more = f" (+{len(bad) - 10} more)" if len(bad) > 10 else ""
+    raise DatasetError(
+        f"{len(bad)} hazy/ground-truth pair(s) differ in size: {shown}{more}. "
+        "Resize or crop them to match, or fix the pairing."
+    )
