@@ -1,0 +1,103 @@
+"""Config validation and resolution: every error names its key; ablations expand into runs."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+import toy_method  # noqa: F401
+from cddgan import config as cfg
+from cddgan.config import REPO_ROOT
+from cddgan.errors import ConfigError
+
+BASE = {
+    "seeds": [0, 1],
+    "datasets": {"synth": {"adapter": "synthetic", "size": 32}},
+    "experiments": {"e": {"train": "synth", "test": ["synth"]}},
+    "training": {"iterations": 10, "crop": 16},
+    "plugins": ["toy_method"],
+    "runs": {
+        "identity": {"method": "identity"},
+        "toy": {"method": "toy-gan", "settings": {"width": 4}, "training": {"iterations": 20}},
+    },
+    "ablations": {
+        "toy-wide": {"base": "toy", "table": "width", "label": "wider", "settings": {"width": 8}},
+        "toy-short": {"base": "toy", "table": "width", "training": {"iterations": 5}, "seeds": [3]},
+    },
+    "ablation_tables": {"width": {"title": "Width"}},
+}
+
+
+def resolve(**changes):
+    raw = copy.deepcopy(BASE)
+    for dotted, value in changes.items():
+        node = raw
+        keys = dotted.split("__")
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+        if value is DELETE:
+            node.pop(keys[-1])
+        else:
+            node[keys[-1]] = value
+    return cfg.resolve(raw)
+
+
+DELETE = object()
+
+
+def test_ablations_expand_into_runs_with_merged_settings():
+    c = resolve()
+    assert set(c["runs"]) == {"identity", "toy", "toy-wide", "toy-short"}
+    wide, short = c["runs"]["toy-wide"], c["runs"]["toy-short"]
+    assert wide["settings"]["width"] == 8 and wide["training"]["iterations"] == 20
+    assert short["settings"]["width"] == 4 and short["training"]["iterations"] == 5
+    assert wide["base"] == "toy" and wide["ablation"] == "width" and wide["label"] == "wider"
+    assert short["seeds"] == [3] and wide["seeds"] == [0, 1]
+    assert c["ablation_tables"]["width"] == {"reference": "toy", "rows": ["toy-wide", "toy-short"], "title": "Width"}
+    assert c["main_runs"] == ["identity", "toy"]
+
+
+def test_defaults_are_filled_and_training_free_runs_get_one_seed():
+    c = resolve()
+    assert c["runs"]["identity"]["seeds"] == [0] and not c["runs"]["identity"]["trainable"]
+    assert c["runs"]["toy"]["seeds"] == [0, 1]
+    assert c["runs"]["toy"]["training"]["lr"] == cfg.TRAINING_DEFAULTS["lr"]
+    assert c["runs"]["toy"]["training"]["crop"] == 16
+    assert c["runs"]["toy"]["settings"] == {"width": 4, "lambda_l1": 1.0, "nan_after": 0}
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"runs__toy__setings": {}}, r"unknown key `runs\.toy\.setings`"),
+        ({"trainig": {}}, r"unknown key `trainig`"),
+        ({"training__crop": -4}, r"`training\.crop`"),
+        ({"training__iterations": "many"}, r"`training\.iterations`: expected integer"),
+        ({"seeds": []}, r"`seeds`"),
+        ({"runs": {}}, r"`runs`"),
+        ({"runs__toy__method": "nope"}, r"unknown method 'nope'"),
+        ({"runs__toy__settings": {"depth": 3}}, r"runs\.toy\.settings: unknown setting\(s\) \['depth'\]"),
+        ({"experiments__e__test": ["missing"]}, r"experiments\.e\.test: unknown dataset 'missing'"),
+        ({"ablations__toy-wide__settings": {"depth": 3}}, r"ablations\.toy-wide\.settings: override\(s\) \['depth'\]"),
+        ({"ablations__toy-wide__base": "ghost"}, r"ablations\.toy-wide\.base: unknown run 'ghost'"),
+        ({"ablations__toy-wide__training": {"epochs": 3}}, r"unknown key `ablations\.toy-wide\.training\.epochs`"),
+        ({"main_runs": ["ghost"]}, r"main_runs: unknown or disabled run 'ghost'"),
+        ({"datasets__synth__adapter": DELETE}, r"`datasets\.synth`: 'adapter' is a required property"),
+    ],
+)
+def test_bad_configs_name_the_key(change, expected):
+    with pytest.raises(ConfigError, match=expected):
+        resolve(**change)
+
+
+def test_disabled_runs_and_their_ablations_drop_out():
+    c = resolve(runs__toy__enabled=False, main_runs=["identity"])
+    assert set(c["runs"]) == {"identity"}
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "smoke.yaml"])
+def test_shipped_configs_resolve(name):
+    c = cfg.load(REPO_ROOT / "config" / name)
+    assert c["main_runs"] and all(r in c["runs"] for r in c["main_runs"])
+    assert "identity" in c["runs"] and "dcp" in c["runs"]

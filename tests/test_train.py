@@ -1,0 +1,146 @@
+"""The shared training loop: schedule, reproducibility, resume, divergence."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import torch
+
+import toy_method  # noqa: F401  (registers toy-gan)
+from cddgan.errors import DivergenceError
+from cddgan.train import Trainer, linear_decay, load_trained
+
+
+def spec(seed=0, iterations=12, **settings):
+    return {
+        "experiment": "t",
+        "run": "toy",
+        "seed": seed,
+        "method": "toy-gan",
+        "settings": {"width": 8, "lambda_l1": 1.0, "nan_after": 0, **settings},
+        "training": {
+            "iterations": iterations,
+            "batch_size": 2,
+            "crop": 16,
+            "load_size": None,
+            "flip": True,
+            "lr": 2e-3,
+            "beta1": 0.5,
+            "beta2": 0.999,
+            "decay_start": 0.5,
+            "checkpoint_every": 4,
+            "log_every": 2,
+            "device": "cpu",
+            "threads": 1,
+            "cache_images": True,
+        },
+        "plugins": ["toy_method"],
+    }
+
+
+def train(tmp_path, name, run_spec, manifest, logs=None):
+    out = tmp_path / name
+    trainer = Trainer(
+        run_spec, manifest, out / "ckpt", log=(logs.append if logs is not None else print), progress=False
+    )
+    trainer.run(out / "model.pt", out / "losses.csv")
+    return torch.load(out / "model.pt", weights_only=False), pd.read_csv(out / "losses.csv")
+
+
+def assert_same_weights(a, b):
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def test_linear_decay_holds_then_reaches_zero():
+    factor = linear_decay(100, 0.5)
+    assert factor(0) == 1.0 and factor(50) == 1.0
+    assert factor(75) == pytest.approx(0.5)
+    assert factor(100) == pytest.approx(0.0)
+
+
+def test_lr_follows_the_schedule(tmp_path, tiny_synthetic):
+    _, losses = train(tmp_path, "a", spec(iterations=12), tiny_synthetic)
+    lr = dict(zip(losses["iteration"], losses["lr"], strict=True))
+    assert lr[6] == pytest.approx(2e-3)  # constant during the first half
+    assert lr[12] == pytest.approx(0.0, abs=1e-12)  # decayed to zero at the end
+    assert lr[10] < lr[8] < lr[6]
+
+
+def test_same_seed_gives_bit_identical_weights(tmp_path, tiny_synthetic):
+    a, losses_a = train(tmp_path, "a", spec(seed=1), tiny_synthetic)
+    b, losses_b = train(tmp_path, "b", spec(seed=1), tiny_synthetic)
+    c, _ = train(tmp_path, "c", spec(seed=2), tiny_synthetic)
+    assert_same_weights(a["state_dict"], b["state_dict"])
+    pd.testing.assert_frame_equal(losses_a.drop(columns="time_s"), losses_b.drop(columns="time_s"))
+    assert any(not torch.equal(a["state_dict"][k], c["state_dict"][k]) for k in a["state_dict"])
+
+
+def test_interrupted_run_resumes_bit_identical(tmp_path, tiny_synthetic, monkeypatch):
+    reference, ref_losses = train(tmp_path, "full", spec(), tiny_synthetic)
+
+    out = tmp_path / "killed"
+    original = Trainer.train_step
+    calls = {"n": 0}
+
+    def crash_at_seven(self, hazy, clear):
+        calls["n"] += 1
+        if calls["n"] == 7:
+            raise KeyboardInterrupt("simulated kill")
+        return original(self, hazy, clear)
+
+    monkeypatch.setattr(Trainer, "train_step", crash_at_seven)
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(spec(), tiny_synthetic, out / "ckpt", progress=False).run(out / "model.pt", out / "losses.csv")
+    monkeypatch.setattr(Trainer, "train_step", original)
+    assert (out / "ckpt" / "last.pt").exists() and not (out / "model.pt").exists()
+
+    logs: list[str] = []
+    resumed, losses = train(tmp_path, "killed", spec(), tiny_synthetic, logs)
+    assert any("resumed from checkpoint" in line and "iteration 4" in line for line in logs)
+    assert_same_weights(reference["state_dict"], resumed["state_dict"])
+    pd.testing.assert_frame_equal(ref_losses.drop(columns="time_s"), losses.drop(columns="time_s"))
+    assert not (out / "ckpt" / "last.pt").exists()  # removed once the run finished
+
+
+def test_checkpoint_of_other_settings_is_not_resumed(tmp_path, tiny_synthetic, monkeypatch):
+    out = tmp_path / "run"
+    original = Trainer.train_step
+    calls = {"n": 0}
+
+    def crash(self, hazy, clear):
+        calls["n"] += 1
+        if calls["n"] == 6:
+            raise KeyboardInterrupt
+        return original(self, hazy, clear)
+
+    monkeypatch.setattr(Trainer, "train_step", crash)
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(spec(), tiny_synthetic, out / "ckpt", progress=False).run(out / "model.pt", out / "losses.csv")
+    monkeypatch.setattr(Trainer, "train_step", original)
+    logs: list[str] = []
+    train(tmp_path, "run", spec(lambda_l1=2.0), tiny_synthetic, logs)
+    assert any("other settings" in line for line in logs)
+    assert not any("resumed" in line for line in logs)
+
+
+def test_nan_stops_with_message_and_keeps_last_good_checkpoint(tmp_path, tiny_synthetic):
+    out = tmp_path / "nan"
+    trainer = Trainer(spec(nan_after=5), tiny_synthetic, out / "ckpt", progress=False)
+    with pytest.raises(DivergenceError, match=r"NaN or inf.*iterations 5 and 6.*last good checkpoint"):
+        trainer.run(out / "model.pt", out / "losses.csv")
+    assert not (out / "model.pt").exists()
+    state = torch.load(out / "ckpt" / "last.pt", weights_only=False)
+    assert state["iteration"] == 4
+    assert all(torch.isfinite(v).all() for v in state["method"].values() if v.is_floating_point())
+
+
+def test_loss_log_and_trained_model_round_trip(tmp_path, tiny_synthetic):
+    _, losses = train(tmp_path, "a", spec(), tiny_synthetic)
+    assert list(losses["iteration"]) == [2, 4, 6, 8, 10, 12]
+    assert {"D", "G", "G_gan", "l1", "lr", "time_s"} <= set(losses.columns)
+    method = load_trained(tmp_path / "a" / "model.pt", torch.device("cpu"))
+    x = torch.rand(1, 3, 20, 20)
+    y = method.dehaze(x)
+    assert y.shape == x.shape and 0 <= float(y.min()) and float(y.max()) <= 1

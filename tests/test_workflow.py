@@ -1,0 +1,44 @@
+"""The whole DAG on the smoke config: tables, report, and the sanity ordering DCP > hazy input."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from smoke import SMOKE, run_snakemake, write_config
+
+pytestmark = pytest.mark.slow
+
+
+def test_smoke_dag_writes_tables_and_report(smoke_run):
+    scores = pd.read_csv(smoke_run / "results" / "tables" / "scores.csv")
+    comparison = pd.read_csv(smoke_run / "results" / "tables" / "comparison.csv")
+    assert {"experiment", "dataset", "run", "seed", "metric", "value"} <= set(scores.columns)
+    assert {"mean", "std", "n_seeds", "protocol"} <= set(comparison.columns)
+    assert set(comparison["run"]) == {"identity", "dcp", "cyclegan", "cut"}
+    assert set(comparison["metric"]) >= {"psnr", "ssim", "ciede2000"}
+    psnr = comparison[comparison["metric"] == "psnr"].set_index("run")["mean"]
+    assert psnr["dcp"] > psnr["identity"]
+    html = (smoke_run / "reports" / "index.html").read_text()
+    for label in ("DCP", "CUT", "CycleGAN", "Hazy input"):
+        assert label in html
+    assert "http://" not in html.replace("http://www.w3.org", "") and "https://" not in html
+
+
+def test_rerun_is_a_no_op(smoke_run):
+    result = run_snakemake(smoke_run, "--cores", "1", "all", "--dry-run")
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_config_error_names_the_key_and_runs_nothing(tmp_path):
+    bad = write_config(tmp_path / "bad.yaml", {"training": {"crop": -3, "iterations": 4}})
+    result = run_snakemake(tmp_path, "--cores", "1", "all", configfile=bad, check=False)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "training.crop" in output and "Traceback" not in output
+    assert not (tmp_path / "results").exists()
+
+
+def test_lint_is_clean(tmp_path):
+    result = run_snakemake(tmp_path, "--lint", configfile=SMOKE)
+    assert "good condition" in result.stdout + result.stderr
