@@ -5,8 +5,8 @@ from __future__ import annotations
 import copy
 
 import pytest
-
 import toy_method  # noqa: F401
+
 from cddgan import config as cfg
 from cddgan.config import REPO_ROOT
 from cddgan.errors import ConfigError

@@ -8,7 +8,6 @@ import tomllib
 
 import pytest
 import yaml
-
 from smoke import REPO
 
 SUBCOMMANDS = [

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-
 from smoke import SMOKE, run_snakemake, write_config
 
 pytestmark = pytest.mark.slow

@@ -6,6 +6,8 @@ one module plus one config entry. `nan_after` makes its generator loss NaN after
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import nn
 
@@ -16,7 +18,7 @@ from cddgan.methods import GANMethod, register, set_requires_grad
 class ToyGAN(GANMethod):
     """Toy GAN: a 3-layer conv generator with a residual to its input, a 2-layer PatchGAN, LSGAN + L1."""
 
-    defaults = {"width": 8, "lambda_l1": 1.0, "nan_after": 0}
+    defaults: ClassVar[dict] = {"width": 8, "lambda_l1": 1.0, "nan_after": 0}
 
     def build(self) -> None:
         w = self.settings["width"]
