@@ -12,6 +12,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 SMOKE = REPO / "config" / "smoke.yaml"
+TESTS_DIR = Path(__file__).resolve().parent
 
 
 def snakemake_env(extra_pythonpath: str | None = None) -> dict[str, str]:
@@ -45,12 +46,12 @@ def run_snakemake(workdir: Path, *args: str, configfile: Path = SMOKE, env=None,
     return result
 
 
-def write_config(path: Path, changes: dict | None = None, base: Path = SMOKE) -> Path:
-    """A copy of a config with top-level keys replaced or merged (dicts merged one level deep)."""
+def write_config(path: Path, changes: dict | None = None, base: Path = SMOKE, merge: tuple[str, ...] = ()) -> Path:
+    """A copy of a config with top-level keys replaced (or, for keys in `merge`, merged one level deep)."""
     config = yaml.safe_load(base.read_text())
     for key, value in (changes or {}).items():
-        if isinstance(value, dict) and isinstance(config.get(key), dict):
-            config[key] = {**config[key], **value}
+        if key in merge:
+            config[key] = {**config.get(key, {}), **value}
         else:
             config[key] = value
     path.write_text(yaml.safe_dump(config, sort_keys=False))

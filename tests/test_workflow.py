@@ -30,7 +30,7 @@ def test_rerun_is_a_no_op(smoke_run):
 
 
 def test_config_error_names_the_key_and_runs_nothing(tmp_path):
-    bad = write_config(tmp_path / "bad.yaml", {"training": {"crop": -3, "iterations": 4}})
+    bad = write_config(tmp_path / "bad.yaml", {"training": {"crop": -3}}, merge=("training",))
     result = run_snakemake(tmp_path, "--cores", "1", "all", configfile=bad, check=False)
     assert result.returncode != 0
     output = result.stdout + result.stderr

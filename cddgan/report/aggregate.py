@@ -1,0 +1,101 @@
+"""Per-image metric rows -> per-seed scores -> mean and spread over seeds (pandas).
+
+Two levels, because seeds and images are different sources of variation: first the mean over the test
+images of one (experiment, dataset, run, seed), then mean and sample standard deviation (ddof=1) of those
+per-seed means. With a single seed the standard deviation is undefined and stored as NaN (tables then
+print the mean alone and say "1 seed"), never as a misleading 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cddgan.errors import HarnessError
+from cddgan.io import atomic_path
+
+KEYS = ["experiment", "dataset", "run", "seed", "image_id", "protocol"]
+SCORE_COLUMNS = ["experiment", "dataset", "run", "seed", "metric", "value", "n_images", "protocol"]
+COMPARISON_COLUMNS = [
+    "experiment", "dataset", "run", "metric", "mean", "std", "n_seeds", "n_images", "protocol"
+]
+
+
+def read_metric_rows(metric_files: Iterable[Path]) -> pd.DataFrame:
+    """Concatenate per-image metric CSVs; every file must have the key columns and numeric metrics."""
+    frames = []
+    for path in metric_files:
+        path = Path(path)
+        if not path.is_file():
+            raise HarnessError(f"{path}: metric file not found; run the `evaluate` rule first")
+        frame = pd.read_csv(path, dtype={"experiment": str, "dataset": str, "run": str, "image_id": str,
+                                          "protocol": str})
+        missing = [c for c in KEYS if c not in frame.columns]
+        if missing:
+            raise HarnessError(f"{path}: metric file lacks columns {missing}; regenerate it with `cddgan evaluate`")
+        if frame.empty:
+            raise HarnessError(f"{path}: metric file has no rows (no test images evaluated)")
+        for column in metric_columns(frame):
+            if not pd.api.types.is_numeric_dtype(frame[column]):
+                raise HarnessError(f"{path}: metric column {column!r} is not numeric")
+        frame["seed"] = frame["seed"].astype(int)
+        frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=KEYS)
+    return pd.concat(frames, ignore_index=True)
+
+
+def metric_columns(frame: pd.DataFrame) -> list[str]:
+    """Every column that is not a key: the metrics (psnr, ssim, ...)."""
+    return [c for c in frame.columns if c not in KEYS]
+
+
+def per_seed_scores(rows: pd.DataFrame) -> pd.DataFrame:
+    """Long table: one row per (experiment, dataset, run, seed, metric) with the mean over images.
+
+    Non-finite values (a metric that failed on one image) are left out of the mean; `n_images` counts the
+    images that did contribute.
+    """
+    metrics = metric_columns(rows)
+    if rows.empty or not metrics:
+        return pd.DataFrame(columns=SCORE_COLUMNS)
+    long = rows.melt(id_vars=KEYS, value_vars=metrics, var_name="metric", value_name="v")
+    long["v"] = long["v"].astype(float).where(np.isfinite(long["v"].astype(float)))
+    group = long.groupby(["experiment", "dataset", "run", "seed", "metric"], sort=True)
+    scores = group.agg(value=("v", "mean"), n_images=("v", "count"),
+                       protocol=("protocol", lambda s: ",".join(sorted(set(s)))))
+    scores = scores.reset_index()
+    scores = scores[scores["n_images"] > 0]
+    return scores[SCORE_COLUMNS].reset_index(drop=True)
+
+
+def summarise(scores: pd.DataFrame) -> pd.DataFrame:
+    """Mean and sample std (ddof=1; NaN for one seed) of the per-seed scores, per run and metric."""
+    if scores.empty:
+        return pd.DataFrame(columns=COMPARISON_COLUMNS)
+    group = scores.groupby(["experiment", "dataset", "run", "metric"], sort=True)
+    table = group.agg(mean=("value", "mean"), std=("value", lambda s: s.std(ddof=1)),
+                      n_seeds=("seed", "nunique"), n_images=("n_images", "min"),
+                      protocol=("protocol", lambda s: ",".join(sorted(set(s)))))
+    return table.reset_index()[COMPARISON_COLUMNS]
+
+
+def aggregate(metric_files: Sequence[Path], tables_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Write tables_dir/scores.csv and tables_dir/comparison.csv; return both frames.
+
+    scores.csv: one row per experiment, dataset, run, seed, metric; `value` is the mean over the test
+    images, `n_images` how many contributed. comparison.csv: per experiment, dataset, run, metric the
+    `mean` and `std` (ddof=1, NaN with one seed) over seeds, `n_seeds`, `n_images` (the smallest per-seed
+    count; equal for complete runs) and `protocol`.
+    """
+    rows = read_metric_rows(metric_files)
+    scores = per_seed_scores(rows)
+    comparison = summarise(scores)
+    tables_dir = Path(tables_dir)
+    for name, frame in (("scores.csv", scores), ("comparison.csv", comparison)):
+        with atomic_path(tables_dir / name) as tmp:
+            frame.to_csv(tmp, index=False)
+    return scores, comparison

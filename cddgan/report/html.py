@@ -1,0 +1,216 @@
+"""Build the self-contained HTML report: tables (pandas), figures (seaborn), images, provenance (jinja2).
+
+`build_report` writes everything under one folder (index.html, tables/, figures/, images/, static/) with
+relative links and no network access, so the folder can be zipped, mailed and opened from file://.
+The page's only scripts are our own static/report.js (sortable tables, before/after slider).
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
+import pandas as pd
+
+from cddgan.io import atomic_path, write_text
+from cddgan.report import plots
+from cddgan.report.aggregate import aggregate, read_metric_rows
+from cddgan.report.export import export_table
+from cddgan.report.meta import skipped_metric_notices
+from cddgan.report.provenance import benchmark_table, provenance
+from cddgan.report.published import load_published
+from cddgan.report.results import (
+    metric_files,
+    read_efficiency,
+    read_failures,
+    read_losses,
+    read_manifest_info,
+)
+from cddgan.report.tables import (
+    Table,
+    ablation_table,
+    drop_failed,
+    efficiency_table,
+    main_table,
+    manifest_table,
+    slug,
+)
+from cddgan.report.visuals import VisualSet, visual_set
+
+STATIC_FILES = ("report.css", "report.js")
+
+
+@dataclass
+class Figure:
+    """A figure in the page: its PNG (shown) and SVG (linked), or why it was skipped."""
+
+    title: str
+    png: str = ""
+    svg: str = ""
+    note: str = ""
+    wide: bool = False  # spans the whole row (figures with one panel per metric)
+
+
+@dataclass
+class Section:
+    """One block of the page with an anchor for the table of contents."""
+
+    id: str
+    title: str
+    tables: list[Table] = field(default_factory=list)
+    figures: list[Figure] = field(default_factory=list)
+    visual: VisualSet | None = None
+    intro: str = ""
+
+
+def _figure(title: str, result: list[Path] | str, out_dir: Path, wide: bool = False) -> Figure:
+    if isinstance(result, str):
+        return Figure(title, note=result, wide=wide)
+    png, svg = (str(p.relative_to(out_dir)) for p in result)
+    return Figure(title, png=png, svg=svg, wide=wide)
+
+
+def _identity_runs(config: Mapping) -> list[str]:
+    return [r for r, spec in config.get("runs", {}).items() if spec.get("method") == "identity"]
+
+
+def _main_runs(config: Mapping) -> list[str]:
+    runs = config.get("runs", {})
+    return list(config.get("main_runs") or [r for r in runs if "ablation" not in runs[r]])
+
+
+def _test_sets(config: Mapping) -> list[tuple[str, str]]:
+    return [(exp, ds) for exp, spec in config.get("experiments", {}).items() for ds in spec.get("test", [])]
+
+
+def _published_path(config: Mapping) -> Path | None:
+    value = config.get("published")
+    return None if not value else Path(value)
+
+
+def build_report(config: Mapping, results_dir: Path, out_dir: Path) -> Path:
+    """Render out_dir/index.html plus out_dir/tables/*.{csv,md,tex}, out_dir/figures/*.{png,svg},
+    out_dir/images/*; returns the index path. The folder is self-contained (zip and mail it)."""
+    results_dir, out_dir = Path(results_dir), Path(out_dir)
+    tables_dir, figures_dir = out_dir / "tables", out_dir / "figures"
+    files = metric_files(results_dir)
+    scores, _ = aggregate(files, tables_dir)
+    rows = read_metric_rows(files)
+    failures = read_failures(results_dir)
+    published = load_published(_published_path(config))
+    efficiency = read_efficiency(results_dir)
+    clean = drop_failed(scores, failures)
+    main_runs = _main_runs(config)
+    identity = _identity_runs(config)
+    grid_runs = [r for r in main_runs if r not in identity]
+    all_tables: list[Table] = []
+
+    results_sections, ablation_sections = [], []
+    for experiment, dataset in _test_sets(config):
+        sub = clean[(clean["experiment"] == experiment) & (clean["dataset"] == dataset)]
+        sub_rows = rows[(rows["experiment"] == experiment) & (rows["dataset"] == dataset)] if not rows.empty else rows
+        exp_label = config["experiments"][experiment].get("label", experiment)
+        section = Section(slug("results", experiment, dataset), f"{exp_label}: test set {dataset}")
+        section.tables.append(main_table(scores, failures, config, experiment, dataset, published))
+        stem = figures_dir / slug(experiment, dataset)
+        section.figures.append(_figure("Scores per seed (dots) with mean ± std",
+                                       plots.comparison_plot(sub, config, main_runs, Path(f"{stem}-comparison")),
+                                       out_dir, wide=True))
+        section.figures.append(_figure("Per-image PSNR", plots.per_image_plot(
+            sub_rows, config, main_runs, "psnr", Path(f"{stem}-per-image-psnr")), out_dir))
+        exp_eff = efficiency[efficiency["experiment"] == experiment]
+        section.figures.append(_figure("PSNR against compute", plots.efficiency_plot(
+            sub, exp_eff, config, main_runs, "psnr", Path(f"{stem}-efficiency")), out_dir))
+        section.visual = visual_set(config, results_dir, experiment, dataset, grid_runs, rows, failures, out_dir,
+                                    slider_run=grid_runs[-1] if grid_runs else None,
+                                    hazy_run=identity[0] if identity else None)
+        results_sections.append(section)
+
+        ablation = Section(slug("ablations", experiment, dataset), f"Ablations — {exp_label}: test set {dataset}")
+        for name, spec in (config.get("ablation_tables") or {}).items():
+            table = ablation_table(name, spec, scores, failures, config, experiment, dataset)
+            if table is not None:
+                ablation.tables.append(table)
+        if plots.negatives_runs(config):
+            ablation.figures.append(_figure("PSNR against the number of negatives", plots.negatives_plot(
+                sub, config, "psnr", Path(f"{stem}-negatives")), out_dir))
+        if ablation.tables or ablation.figures:
+            ablation_sections.append(ablation)
+
+    efficiency_sections, training_sections = [], []
+    for experiment, spec in config.get("experiments", {}).items():
+        label = spec.get("label", experiment)
+        table = efficiency_table(efficiency, config, experiment)
+        if table is not None:
+            efficiency_sections.append(Section(slug("efficiency", experiment), f"Efficiency — {label}", [table]))
+        training = Section(slug("training", experiment), f"Training curves — {label}")
+        for run, run_spec in config.get("runs", {}).items():
+            if not run_spec.get("trainable"):
+                continue
+            losses = read_losses(results_dir, experiment, run)
+            result = plots.training_curves(losses, str(run_spec.get("label", run)),
+                                           figures_dir / slug("training", experiment, run))
+            training.figures.append(_figure(str(run_spec.get("label", run)), result, out_dir))
+        if training.figures:
+            training_sections.append(training)
+
+    datasets = list(config.get("datasets", {}))
+    infos = {name: read_manifest_info(results_dir, name) for name in datasets}
+    dataset_section = Section("datasets", "Datasets", [manifest_table(infos)])
+    jobs = benchmark_table(results_dir)
+    for section in [*results_sections, *ablation_sections, *efficiency_sections, dataset_section]:
+        all_tables.extend(section.tables)
+    if jobs is not None:
+        all_tables.append(jobs)
+    exports = {table.id: export_table(table, tables_dir) for table in all_tables}
+
+    context = {
+        "title": config.get("title", "cddgan-bench"),
+        "summary": _summary(config, scores, failures),
+        "notices": skipped_metric_notices(config.get("metrics")),
+        "failures": failures.to_dict("records"),
+        "results": results_sections,
+        "ablations": ablation_sections,
+        "efficiency": efficiency_sections,
+        "training": training_sections,
+        "datasets": dataset_section,
+        "dataset_warnings": {name: list((info or {}).get("warnings") or []) for name, info in infos.items()},
+        "jobs": jobs,
+        "exports": {key: {s: str(p.relative_to(out_dir)) for s, p in paths.items()} for key, paths in exports.items()},
+        "provenance": provenance(config, results_dir),
+    }
+    _copy_static(out_dir)
+    index = out_dir / "index.html"
+    write_text(index, _environment().get_template("index.html.j2").render(**context))
+    return index
+
+
+def _summary(config: Mapping, scores: pd.DataFrame, failures: pd.DataFrame) -> dict:
+    runs = config.get("runs", {})
+    ablation_runs = [r for r in runs if "ablation" in runs[r]]
+    return {
+        "experiments": [(spec.get("label", name), spec.get("train"), list(spec.get("test", [])))
+                        for name, spec in config.get("experiments", {}).items()],
+        "main_runs": [runs.get(r, {}).get("label", r) for r in _main_runs(config)],
+        "ablation_runs": len(ablation_runs),
+        "seeds": sorted({int(s) for spec in runs.values() for s in spec.get("seeds", [])}),
+        "evaluated": int(scores[["experiment", "run", "seed"]].drop_duplicates().shape[0]) if not scores.empty else 0,
+        "failed": len(failures),
+    }
+
+
+def _environment() -> jinja2.Environment:
+    loader = jinja2.PackageLoader("cddgan.report", "templates")
+    env = jinja2.Environment(loader=loader, autoescape=jinja2.select_autoescape(["html", "j2"]),
+                             trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+    return env
+
+
+def _copy_static(out_dir: Path) -> None:
+    static = importlib.resources.files("cddgan.report") / "static"
+    for name in STATIC_FILES:
+        with atomic_path(out_dir / "static" / name) as tmp:
+            tmp.write_bytes((static / name).read_bytes())

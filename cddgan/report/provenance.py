@@ -1,0 +1,147 @@
+"""Where the numbers came from: code version, configuration, software, hardware and time per job.
+
+git runs as a subprocess in the current working directory (the project checkout the workflow runs in);
+package versions come from `importlib.metadata`, hardware from `platform` and `torch.cuda`, job times from
+Snakemake's benchmark TSV files (read with pandas).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+from collections.abc import Mapping, Sequence
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from cddgan.report.tables import Cell, Column, Group, Row, Table
+
+PACKAGES = ("cddgan-bench", "torch", "torchvision", "numpy", "scipy", "pillow", "piq", "scikit-image",
+            "fade-python", "pandas", "matplotlib", "seaborn", "jinja2", "snakemake", "pyyaml")
+
+
+def git_info(cwd: Path | None = None) -> dict[str, str]:
+    """Commit hash and whether the working tree has uncommitted changes ("unknown" outside a repository)."""
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=20, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    if commit is None:
+        return {"commit": "unknown", "dirty": "unknown"}
+    status = git("status", "--porcelain", "--untracked-files=no")
+    dirty = "unknown" if status is None else ("yes (uncommitted changes)" if status else "no")
+    return {"commit": commit, "dirty": dirty}
+
+
+def package_versions(names: Sequence[str] = PACKAGES) -> dict[str, str]:
+    """Installed version of each distribution, or "not installed"."""
+    versions = {}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def hardware() -> dict[str, str]:
+    """Platform, CPU and (when torch is importable) the CUDA devices of the machine that built the report."""
+    info = {
+        "Platform": platform.platform(),
+        "Python": platform.python_version(),
+        "CPU": _cpu_model() or platform.processor() or platform.machine(),
+        "CPU cores": str(os.cpu_count()),
+    }
+    try:
+        import torch
+    except ImportError:
+        info["GPU"] = "unknown (torch not installed)"
+        return info
+    if torch.cuda.is_available():
+        names = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+        info["GPU"] = ", ".join(names) + f" (CUDA {torch.version.cuda})"
+    else:
+        info["GPU"] = "none visible to torch"
+    return info
+
+
+def _cpu_model() -> str:
+    """The CPU model name on Linux (platform.processor() is often empty there)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
+def config_yaml(config: Mapping) -> str:
+    """The resolved config as YAML (non-YAML values such as paths written as strings)."""
+    plain = json.loads(json.dumps(config, default=str))
+    return yaml.safe_dump(plain, sort_keys=False, allow_unicode=True, width=110)
+
+
+def read_benchmarks(results_dir: Path) -> pd.DataFrame:
+    """One row per Snakemake benchmark file: job (path under benchmarks/), seconds, max RSS (MB)."""
+    records = []
+    root = Path(results_dir) / "benchmarks"
+    for path in sorted(root.rglob("*.tsv")) if root.is_dir() else []:
+        try:
+            frame = pd.read_csv(path, sep="\t")
+        except (pd.errors.EmptyDataError, pd.errors.ParserError):
+            continue
+        if frame.empty or "s" not in frame.columns:
+            continue
+        last = frame.iloc[-1]  # repeated benchmarks: Snakemake writes one line per repeat
+        records.append({
+            "job": str(path.relative_to(root).with_suffix("")),
+            "seconds": float(last["s"]),
+            "max_rss_mb": float(last["max_rss"]) if "max_rss" in frame.columns else float("nan"),
+            "cpu_time_s": float(last["cpu_time"]) if "cpu_time" in frame.columns else float("nan"),
+        })
+    return pd.DataFrame(records, columns=["job", "seconds", "max_rss_mb", "cpu_time_s"])
+
+
+def benchmark_table(results_dir: Path) -> Table | None:
+    """Wall time per Snakemake job, longest first, with the total."""
+    frame = read_benchmarks(results_dir)
+    if frame.empty:
+        return None
+    frame = frame.sort_values("seconds", ascending=False).reset_index(drop=True)
+
+    def num(value: float, digits: int) -> Cell:
+        return Cell("–", None) if pd.isna(value) else Cell(f"{value:,.{digits}f}", float(value))
+
+    rows = [
+        Row(job.job, [Cell(job.job, None), num(job.seconds, 1), num(job.cpu_time_s, 1), num(job.max_rss_mb, 0)])
+        for job in frame.itertuples()
+    ]
+    total = frame["seconds"].sum()
+    notes = [f"{len(frame)} jobs, {total:,.1f} s of wall time in total ({dt.timedelta(seconds=round(total))})."]
+    columns = [Column("Job", numeric=False), Column("Wall time (s)"), Column("CPU time (s)"), Column("Max RSS (MB)")]
+    return Table("jobs", "Wall time per job", columns, [Group("", rows)], notes, frame)
+
+
+def provenance(config: Mapping, results_dir: Path) -> dict:
+    """Everything the provenance section shows."""
+    runs = config.get("runs", {}) or {}
+    return {
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "git": git_info(),
+        "seeds": {"default": list(config.get("seeds", [])),
+                  "per run": {name: list(spec.get("seeds", [])) for name, spec in runs.items()}},
+        "packages": package_versions(),
+        "hardware": hardware(),
+        "config_yaml": config_yaml(config),
+        "results_dir": str(Path(results_dir)),
+    }

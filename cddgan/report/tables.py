@@ -1,0 +1,406 @@
+"""The report's tables as plain data (`Table`), built from per-seed scores with pandas.
+
+A `Table` is rendered three ways from the same cells: HTML (jinja2 template, see `html.py`), Markdown
+and LaTeX (see `export.py`); its `frame` (numbers, not strings) is the CSV export. Keeping one model
+means the bold/underline marks and signed deltas are decided once and agree in every format.
+
+Conventions: every metric cell is mean ± sample std over seeds (the mean alone for one seed). Best (bold)
+and second best (underlined) are decided on the values as printed, among the harness's complete runs
+(no failed seed), only for metrics whose direction `cddgan.metrics` knows. Failed seeds (status files)
+are left out of the means and named in the row.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from cddgan.report.aggregate import summarise
+from cddgan.report.meta import MetricMeta, describe_protocol, metric_meta, order_metrics
+
+
+@dataclass
+class Cell:
+    """One table cell: its text, the number it sorts by, and how to emphasise it."""
+
+    text: str
+    sort: float | None = None
+    mark: str = ""  # "best" | "second"
+    tone: str = ""  # "better" | "worse" (signed deltas), "failed"
+    sub: str = ""  # a small second line (a failure message, a source)
+
+
+@dataclass
+class Row:
+    key: str
+    cells: list[Cell]
+    status: str = "ok"  # ok | partial | failed | missing | published | reference
+
+
+@dataclass
+class Group:
+    label: str
+    rows: list[Row]
+
+
+@dataclass
+class Column:
+    name: str
+    numeric: bool = True
+
+
+@dataclass
+class Table:
+    """A titled table with row groups; `frame` holds the same rows as numbers for the CSV export."""
+
+    id: str
+    title: str
+    columns: list[Column]
+    groups: list[Group]
+    notes: list[str] = field(default_factory=list)
+    frame: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def rows(self) -> list[Row]:
+        return [row for group in self.groups for row in group.rows]
+
+
+def slug(*parts: str) -> str:
+    """A stable id usable in file names and HTML ids."""
+    text = "-".join(str(p) for p in parts if p != "")
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-").lower() or "table"
+
+
+def _is_nan(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _mean_std_text(meta: MetricMeta, mean: float, std: float) -> str:
+    if _is_nan(std):
+        return meta.fmt(mean)
+    return f"{meta.fmt(mean)} ± {meta.fmt(std)}"
+
+
+def failed_seeds(failures: pd.DataFrame, experiment: str) -> dict[str, dict[int, str]]:
+    """run -> {seed: message} for one experiment."""
+    out: dict[str, dict[int, str]] = {}
+    for row in failures[failures["experiment"] == experiment].itertuples():
+        out.setdefault(row.run, {})[int(row.seed)] = row.message
+    return out
+
+
+def drop_failed(scores: pd.DataFrame, failures: pd.DataFrame) -> pd.DataFrame:
+    """Scores without the (experiment, run, seed) combinations that have a status file."""
+    if failures.empty or scores.empty:
+        return scores
+    bad = set(zip(failures["experiment"], failures["run"], failures["seed"].astype(int), strict=True))
+    keep = [
+        (e, r, int(s)) not in bad
+        for e, r, s in zip(scores["experiment"], scores["run"], scores["seed"], strict=True)
+    ]
+    return scores[keep]
+
+
+def rank_marks(values: Mapping[str, float], meta: MetricMeta) -> dict[str, str]:
+    """Row key -> "best"/"second" by the printed (rounded) value; ties share a mark."""
+    if meta.higher_is_better is None:
+        return {}
+    rounded = {k: round(v, meta.digits) for k, v in values.items() if not _is_nan(v)}
+    distinct = sorted(set(rounded.values()), reverse=meta.higher_is_better)
+    marks = {}
+    for key, value in rounded.items():
+        if value == distinct[0]:
+            marks[key] = "best"
+        elif len(distinct) > 1 and value == distinct[1]:
+            marks[key] = "second"
+    return marks
+
+
+def _failure_note(failed: Mapping[int, str]) -> str:
+    return "; ".join(f"FAILED seed {seed}: {message}" for seed, message in sorted(failed.items()))
+
+
+def _label(config: Mapping, run: str) -> str:
+    return str(config.get("runs", {}).get(run, {}).get("label", run))
+
+
+def _protocol_notes(summary: pd.DataFrame) -> list[str]:
+    protocols = sorted({p for value in summary["protocol"] for p in str(value).split(",") if p})
+    return [f"Metrics: {describe_protocol(name)}." for name in protocols]
+
+
+def _images_note(summary: pd.DataFrame) -> str:
+    counts = sorted({int(n) for n in summary["n_images"]})
+    if not counts:
+        return ""
+    if len(counts) == 1:
+        return f"{counts[0]} test images."
+    return f"Test images per run: {', '.join(str(c) for c in counts)} (some runs did not cover the whole set)."
+
+
+def main_table(
+    scores: pd.DataFrame,
+    failures: pd.DataFrame,
+    config: Mapping,
+    experiment: str,
+    dataset: str,
+    published: pd.DataFrame | None = None,
+) -> Table:
+    """Harness runs (`main_runs`, then any unknown run found in the results) and published rows."""
+    sub = scores[(scores["experiment"] == experiment) & (scores["dataset"] == dataset)]
+    runs_cfg = config.get("runs", {})
+    order = list(config.get("main_runs") or [r for r in runs_cfg if "ablation" not in runs_cfg[r]])
+    order += sorted(set(sub["run"]) - set(runs_cfg) - set(order))
+    failed = failed_seeds(failures, experiment)
+    summary = summarise(drop_failed(sub, failures))
+    metrics = order_metrics(set(sub["metric"]))
+    metas = [metric_meta(m) for m in metrics]
+    stats = {(r.run, r.metric): r for r in summary.itertuples()}
+    n_seeds = summary.groupby("run")["n_seeds"].max().to_dict() if not summary.empty else {}
+
+    statuses = {}
+    for run in order:
+        has_scores = run in n_seeds
+        statuses[run] = (
+            "ok" if has_scores and run not in failed else
+            "partial" if has_scores else
+            "failed" if run in failed else "missing"
+        )
+    marks = {
+        meta.key: rank_marks(
+            {run: stats[(run, meta.key)].mean for run in order
+             if statuses[run] == "ok" and (run, meta.key) in stats},
+            meta,
+        )
+        for meta in metas
+    }
+
+    rows, records = [], []
+    for run in order:
+        status = statuses[run]
+        sub_text = _failure_note(failed.get(run, {})) if status in ("partial", "failed") else (
+            "no results" if status == "missing" else "")
+        label = Cell(_label(config, run), None,
+                     tone="failed" if status in ("failed", "partial") else "", sub=sub_text)
+        cells = [label, Cell(str(n_seeds.get(run, 0)), float(n_seeds.get(run, 0)))]
+        record = {"group": "harness", "run": run, "label": _label(config, run), "status": status,
+                  "message": sub_text, "n_seeds": n_seeds.get(run, 0)}
+        for meta in metas:
+            stat = stats.get((run, meta.key))
+            if stat is None:
+                text = "FAILED" if status == "failed" else "–"
+                cells.append(Cell(text, None, tone="failed" if status == "failed" else ""))
+                record[f"{meta.key}_mean"] = math.nan
+                record[f"{meta.key}_std"] = math.nan
+                continue
+            cells.append(Cell(_mean_std_text(meta, stat.mean, stat.std), float(stat.mean),
+                              mark=marks[meta.key].get(run, "")))
+            record[f"{meta.key}_mean"] = stat.mean
+            record[f"{meta.key}_std"] = stat.std
+            record["n_images"] = int(stat.n_images)
+        rows.append(Row(run, cells, status))
+        records.append(record)
+    groups = [Group("This harness", rows)]
+
+    pub = _published_rows(published, dataset, metas)
+    for source, pub_rows, pub_records in pub:
+        groups.append(Group(f"Published — {source}", pub_rows))
+        records.extend(pub_records)
+
+    notes = []
+    if not summary.empty:
+        notes.append(_images_note(summary))
+        notes.extend(_protocol_notes(summary))
+    notes.append(
+        "Mean ± sample std over seeds (mean alone for one seed). Bold: best, underlined: second best among "
+        "this harness's complete runs."
+    )
+    if pub:
+        notes.append(
+            "Published rows are copied from their source: other training data, resolution and metric "
+            "conventions, so compare them with care; they are not ranked."
+        )
+    columns = [Column("Method", numeric=False), Column("Seeds")] + [Column(m.header) for m in metas]
+    title = f"{config.get('experiments', {}).get(experiment, {}).get('label', experiment)} — test set {dataset}"
+    return Table(slug("main", experiment, dataset), title, columns, groups, [n for n in notes if n],
+                 pd.DataFrame(records))
+
+
+def _published_rows(
+    published: pd.DataFrame | None, dataset: str, metas: Sequence[MetricMeta]
+) -> list[tuple[str, list[Row], list[dict]]]:
+    """Published rows for `dataset`, grouped by source, in file order."""
+    if published is None or published.empty:
+        return []
+    match = published[published["dataset"] == dataset]
+    out = []
+    for source, frame in match.groupby("source", sort=False):
+        rows, records = [], []
+        for index, pub in frame.iterrows():
+            group = f" ({pub['group']})" if isinstance(pub["group"], str) else ""
+            cells = [Cell(f"{pub['method']}{group}", None), Cell("–", None)]
+            record = {"group": "published", "run": pub["method"], "label": pub["method"], "status": "published",
+                      "message": "", "source": source}
+            for meta in metas:
+                value = pub[meta.key] if meta.key in pub.index else math.nan
+                value = math.nan if _is_nan(value) else float(value)
+                cells.append(Cell(meta.fmt(value), None if math.isnan(value) else value))
+                record[f"{meta.key}_mean"] = value
+            rows.append(Row(f"published-{index}", cells, "published"))
+            records.append(record)
+        out.append((str(source), rows, records))
+    return out
+
+
+def _delta_cell(meta: MetricMeta, delta: float) -> Cell:
+    rounded = round(delta, meta.digits)
+    tone = ""
+    if meta.higher_is_better is not None and rounded != 0:
+        tone = "better" if (rounded > 0) == meta.higher_is_better else "worse"
+    text = f"{rounded:+.{meta.digits}f}" if rounded != 0 else f"{0:.{meta.digits}f}"
+    return Cell(text, float(delta), tone=tone)
+
+
+def ablation_table(
+    name: str,
+    spec: Mapping,
+    scores: pd.DataFrame,
+    failures: pd.DataFrame,
+    config: Mapping,
+    experiment: str,
+    dataset: str,
+) -> Table | None:
+    """The reference run and every ablation row, each metric with its signed difference to the reference.
+
+    Returns None when none of the table's runs has results or a failure for this test set.
+    """
+    reference = spec["reference"]
+    runs = [reference] + [r for r in spec.get("rows", []) if r != reference]
+    sub = scores[(scores["experiment"] == experiment) & (scores["dataset"] == dataset) & scores["run"].isin(runs)]
+    failed = failed_seeds(failures, experiment)
+    if sub.empty and not any(r in failed for r in runs):
+        return None
+    summary = summarise(drop_failed(sub, failures))
+    metrics = order_metrics(set(sub["metric"]))
+    metas = [metric_meta(m) for m in metrics]
+    stats = {(r.run, r.metric): r for r in summary.itertuples()}
+
+    rows, records = [], []
+    for run in runs:
+        has = any((run, m) in stats for m in metrics)
+        status = "reference" if run == reference else "ok"
+        if run in failed:
+            status = "partial" if has else "failed"
+        elif not has:
+            status = "missing"
+        note = _failure_note(failed.get(run, {})) if run in failed else ("no results" if not has else "")
+        label = _label(config, run) + (" (reference)" if run == reference else "")
+        cells = [Cell(label, None, tone="failed" if run in failed else "", sub=note)]
+        record = {"run": run, "label": _label(config, run), "status": status, "message": note}
+        for meta in metas:
+            stat, ref = stats.get((run, meta.key)), stats.get((reference, meta.key))
+            if stat is None:
+                cells += [Cell("FAILED" if status == "failed" else "–", None), Cell("", None)]
+                record.update({f"{meta.key}_mean": math.nan, f"{meta.key}_std": math.nan,
+                               f"{meta.key}_delta": math.nan})
+                continue
+            cells.append(Cell(_mean_std_text(meta, stat.mean, stat.std), float(stat.mean)))
+            if run == reference or ref is None:
+                delta = math.nan
+                cells.append(Cell("ref" if run == reference else "–", None))
+            else:
+                delta = float(stat.mean - ref.mean)
+                cells.append(_delta_cell(meta, delta))
+            record.update({f"{meta.key}_mean": stat.mean, f"{meta.key}_std": stat.std,
+                           f"{meta.key}_delta": delta})
+        rows.append(Row(run, cells, status))
+        records.append(record)
+
+    columns = [Column("Variant", numeric=False)]
+    for meta in metas:
+        columns += [Column(meta.header), Column(f"Δ {meta.display}")]
+    notes = [
+        f"Δ: difference of the mean to the reference run ({_label(config, reference)}); green is better, "
+        "red is worse in the metric's direction."
+    ]
+    if not summary.empty:
+        notes.append(_images_note(summary))
+        notes.extend(_protocol_notes(summary))
+    title = f"{spec.get('title', name)} — {config.get('experiments', {}).get(experiment, {}).get('label', experiment)}"
+    title += f", test set {dataset}"
+    return Table(slug("ablation", name, experiment, dataset), title, columns, [Group("", rows)],
+                 [n for n in notes if n], pd.DataFrame(records))
+
+
+def _num(value: object, scale: float = 1.0, digits: int = 2) -> Cell:
+    if _is_nan(value):
+        return Cell("–", None)
+    number = float(value) / scale
+    return Cell(f"{number:,.{digits}f}", number)
+
+
+def efficiency_table(efficiency: pd.DataFrame, config: Mapping, experiment: str) -> Table | None:
+    """Parameters, MACs, training and inference time, peak memory and device per run of one experiment."""
+    sub = efficiency[efficiency["experiment"] == experiment]
+    if sub.empty:
+        return None
+    runs_cfg = config.get("runs", {})
+    order = list(config.get("main_runs") or []) + [r for r in runs_cfg if r not in (config.get("main_runs") or [])]
+    rank = {run: i for i, run in enumerate(order)}
+    sub = sub.assign(_order=sub["run"].map(lambda r: rank.get(r, len(rank)))).sort_values(["_order", "run"])
+    rows, records = [], []
+    for eff in sub.itertuples():
+        size = eff.image_size
+        size_text = "×".join(str(int(s)) for s in size) if isinstance(size, list | tuple) else "–"
+        cells = [
+            Cell(_label(config, eff.run), None),
+            _num(eff.params, 1e6, 3),
+            _num(eff.macs, 1e9, 3),
+            _num(eff.train_ms_per_iter, 1, 1),
+            _num(eff.infer_ms_per_image, 1, 1),
+            _num(eff.peak_mem_mb, 1, 0),
+            Cell(str(eff.device) if not _is_nan(eff.device) else "–", None),
+            Cell(size_text, None),
+        ]
+        rows.append(Row(eff.run, cells))
+        records.append({
+            "run": eff.run, "label": _label(config, eff.run), "params": eff.params, "macs": eff.macs,
+            "image_size": size_text, "train_ms_per_iter": eff.train_ms_per_iter,
+            "infer_ms_per_image": eff.infer_ms_per_image, "peak_mem_mb": eff.peak_mem_mb, "device": eff.device,
+        })
+    columns = [Column("Method", numeric=False), Column("Params (M)"), Column("GMACs / image"),
+               Column("Train ms / iter"), Column("Infer ms / image"), Column("Peak memory (MB)"),
+               Column("Device", numeric=False), Column("Image size", numeric=False)]
+    notes = ["MACs per image at the listed size; times are wall-clock means on the listed device; "
+             "– where not measured (training-free methods have no training step)."]
+    label = config.get("experiments", {}).get(experiment, {}).get("label", experiment)
+    return Table(slug("efficiency", experiment), f"Efficiency — {label}", columns, [Group("", rows)], notes,
+                 pd.DataFrame(records))
+
+
+def manifest_table(infos: Mapping[str, dict | None]) -> Table:
+    """Image counts per dataset, split and domain (from the manifest sidecars), with adapter and layout."""
+    keys = ["train/hazy", "train/clear", "test/hazy", "test/clear"]
+    rows, records = [], []
+    for dataset, info in infos.items():
+        if info is None:
+            rows.append(Row(dataset, [Cell(dataset, None, sub="no manifest found")] + [Cell("–")] * 7, "missing"))
+            records.append({"dataset": dataset})
+            continue
+        counts = info.get("counts", {})
+        warnings = list(info.get("warnings") or [])
+        cells = [Cell(dataset, None), Cell(str(info.get("adapter", "–")), None),
+                 Cell(str(info.get("layout") or "–"), None)]
+        cells += [Cell(str(counts.get(k, 0)), float(counts.get(k, 0))) for k in keys]
+        cells.append(Cell(str(len(warnings)), float(len(warnings)), tone="worse" if warnings else ""))
+        rows.append(Row(dataset, cells))
+        records.append({"dataset": dataset, "adapter": info.get("adapter"), "layout": info.get("layout"),
+                        **{k: counts.get(k, 0) for k in keys}, "warnings": len(warnings)})
+    columns = [Column("Dataset", numeric=False), Column("Adapter", numeric=False), Column("Layout", numeric=False)]
+    columns += [Column(k) for k in keys] + [Column("Warnings")]
+    return Table("datasets", "Datasets", columns, [Group("", rows)],
+                 ["Counts from each dataset's manifest.json (written when the dataset was prepared)."],
+                 pd.DataFrame(records))
