@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-
 from smoke import TESTS_DIR, run_snakemake, snakemake_env, write_config
 
 pytestmark = pytest.mark.slow
