@@ -1,6 +1,7 @@
 """Where the numbers came from: code version, configuration, software, hardware and time per job.
 
-git runs as a subprocess in the current working directory (the project checkout the workflow runs in);
+git runs as a subprocess in the checkout that holds this code (the workflow's code version; the working
+directory may be anywhere, e.g. a scratch folder on a cluster's shared disk);
 package versions come from `importlib.metadata`, hardware from `platform` and `torch.cuda`, job times from
 Snakemake's benchmark TSV files (read with pandas).
 """
@@ -23,6 +24,9 @@ from cddgan.report.tables import Cell, Column, Group, Row, Table
 
 PACKAGES = ("cddgan-bench", "torch", "torchvision", "numpy", "scipy", "pillow", "piq", "scikit-image",
             "fade-python", "pandas", "matplotlib", "seaborn", "jinja2", "snakemake", "pyyaml")
+
+
+CODE_ROOT = Path(__file__).resolve().parents[2]
 
 
 def git_info(cwd: Path | None = None) -> dict[str, str]:
@@ -137,7 +141,7 @@ def provenance(config: Mapping, results_dir: Path) -> dict:
     runs = config.get("runs", {}) or {}
     return {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "git": git_info(),
+        "git": git_info(CODE_ROOT),
         "seeds": {"default": list(config.get("seeds", [])),
                   "per run": {name: list(spec.get("seeds", [])) for name, spec in runs.items()}},
         "packages": package_versions(),

@@ -48,10 +48,10 @@ rule aggregate:
         metric_files(),
     output:
         scores=report(
-            f"{RESULTS}/tables/scores.csv", category="Tables", caption="../report/scores.rst"
+            f"{RESULTS}/tables/scores.csv", category="Tables", caption="../report/comparison_table.rst"
         ),
         comparison=report(
-            f"{RESULTS}/tables/comparison.csv", category="Tables", caption="../report/comparison.rst"
+            f"{RESULTS}/tables/comparison.csv", category="Tables", caption="../report/comparison_table.rst"
         ),
     params:
         out=lambda w, output: os.path.dirname(output.scores),

@@ -25,7 +25,13 @@ rule report:
         losses=loss_files(),
         efficiency=efficiency_files(),
     output:
-        index=report(f"{REPORTS}/index.html", category="Report", caption="../report/index.rst"),
+        index=report(f"{REPORTS}/index.html", category="Report", caption="../report/report_html.rst"),
+        figures=report(
+            directory(f"{REPORTS}/figures"),
+            patterns=["{name}.png"],
+            category="Plots",
+            caption="../report/comparison_plot.rst",
+        ),
     params:
         results=lambda w, input: os.path.dirname(input.config),
         out=lambda w, output: os.path.dirname(output.index),
