@@ -1,0 +1,187 @@
+"""CUT and FastCUT (Park et al., ECCV 2020): one generator trained with a GAN loss and PatchNCE.
+
+Update order per iteration: D, then G together with the projection heads F (one optimiser group "G").
+CUT: loss_G = lambda_gan * GAN + 0.5 * (NCE(hazy, G(hazy)) + NCE(clear, G(clear))) (identity NCE).
+FastCUT: lambda_nce = 10, no identity NCE, flip-equivariance (the generator sees a horizontally flipped
+input half of the time, and the query features are flipped back before matching the unflipped input).
+
+Optimisation over the reference (`reuse_features=True`, numerically the same losses and gradients): the
+main generator pass over cat(hazy, clear) also returns the nce-layer features of the real images, and
+those are the keys (detached); only the queries get an encoder pass, one over cat(fake, idt). The reference
+runs four encoder passes, the two key passes with autograd although the loss detaches the keys;
+`reuse_features=False` reproduces that work for the faithful-vs-optimised benchmark. With a flipped input
+the main-pass features are of the flipped image, so the keys then take one encoder pass without autograd.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import torch
+
+from cddgan.errors import ConfigError
+from cddgan.methods import GANMethod, register, set_requires_grad
+from cddgan.nn import GANLoss, PatchDiscriminator, PatchSampleF, ResnetGenerator, init_weights, patch_nce_loss
+
+Feats = list[torch.Tensor]
+
+
+def parse_layers(value: Any, key: str = "nce_layers") -> tuple[int, ...]:
+    """Accept ``(0, 4, 8)``, ``[0, 4, 8]`` or the reference's ``"0,4,8"``; refuse anything else by name."""
+    try:
+        items = value.split(",") if isinstance(value, str) else list(value)
+        layers = tuple(int(i) for i in items)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{key}: expected a list of generator layer indices, got {value!r}") from exc
+    if not layers:
+        raise ConfigError(f"{key}: needs at least one layer index")
+    return layers
+
+
+@register("cut")
+class CUT(GANMethod):
+    """Contrastive unpaired translation: G (hazy -> clear), PatchGAN D, PatchNCE heads F."""
+
+    defaults: ClassVar[dict[str, Any]] = dict(
+        ngf=64,
+        n_blocks=9,
+        ndf=64,
+        n_layers_D=3,
+        antialias=True,
+        antialias_up=True,
+        init_type="xavier",
+        init_gain=0.02,
+        gan_mode="lsgan",
+        lambda_gan=1.0,
+        lambda_nce=1.0,
+        nce_idt=True,
+        nce_layers=(0, 4, 8, 12, 16),
+        num_patches=256,
+        nce_t=0.07,
+        netF_nc=256,
+        use_mlp=True,
+        flip_equivariance=False,
+        reuse_features=True,
+    )
+
+    def build(self) -> None:
+        s = self.settings
+        self.nce_layers = parse_layers(s["nce_layers"])
+        if s["lambda_gan"] <= 0 and s["lambda_nce"] <= 0:
+            raise ConfigError(f"{self.name}: lambda_gan and lambda_nce are both 0, so nothing trains G")
+        self.G = ResnetGenerator(3, 3, s["ngf"], s["n_blocks"], s["antialias"], s["antialias_up"])
+        self.D = PatchDiscriminator(3, s["ndf"], s["n_layers_D"], s["antialias"])
+        self.F = PatchSampleF(self.G.channels(self.nce_layers), s["netF_nc"], s["use_mlp"])
+        for net in (self.G, self.D, self.F):
+            init_weights(net, s["init_type"], s["init_gain"])
+        self.gan = GANLoss(s["gan_mode"])
+        self.to(self.device)
+
+    def optim_groups(self) -> dict[str, list[torch.nn.Parameter]]:
+        return {"D": list(self.D.parameters()), "G": [*self.G.parameters(), *self.F.parameters()]}
+
+    def translate(self, hazy: torch.Tensor) -> torch.Tensor:
+        return self.G(hazy)
+
+    def encode(self, x: torch.Tensor) -> Feats:
+        """Features of `x` at the nce layers (the generator stops after the deepest one)."""
+        return self.G(x, self.nce_layers, encode_only=True)
+
+    def nce(
+        self,
+        feats_q: Feats,
+        feats_k: Feats,
+        batch: int,
+        key_grad: bool = False,
+        negatives: Feats | None = None,
+    ) -> torch.Tensor:
+        """lambda_nce * mean over layers of the mean PatchNCE loss. The keys draw the patch positions first
+        (the reference's RNG order); their projection runs without autograd unless `key_grad` (the
+        reference's wasted work: the loss detaches the keys, so no gradient flows there either way).
+        `negatives`, one (B, K, nc) tensor per layer, replace the in-image negatives (NEGCUT, CDD-GAN)."""
+        s = self.settings
+        with torch.set_grad_enabled(key_grad and torch.is_grad_enabled()):
+            k_proj, ids = self.F(feats_k, s["num_patches"])
+        q_proj, _ = self.F(feats_q, s["num_patches"], ids)
+        negs = negatives if negatives is not None else [None] * len(q_proj)
+        losses = [
+            patch_nce_loss(q, k, batch, s["nce_t"], negatives=n).mean()
+            for q, k, n in zip(q_proj, k_proj, negs, strict=True)
+        ]
+        return torch.stack(losses).sum() * s["lambda_nce"] / len(losses)
+
+    def step(self, hazy: torch.Tensor, clear: torch.Tensor) -> Iterator[tuple[str, torch.Tensor, dict]]:
+        s = self.settings
+        b = hazy.shape[0]
+        use_nce = s["lambda_nce"] > 0
+        idt = bool(s["nce_idt"]) and use_nce
+        # the coin comes from torch's CPU generator: reproducible from the seed, no device sync
+        flipped = bool(s["flip_equivariance"]) and float(torch.rand(())) < 0.5
+        real = torch.cat((hazy, clear)) if idt else hazy
+        inp = real.flip(3) if flipped else real
+        reuse = bool(s["reuse_features"]) and use_nce
+        out, main_feats = self.G(inp, self.nce_layers) if reuse else (self.G(inp), [])
+        fake = out[:b]
+
+        set_requires_grad(self.D, True)
+        loss_d_fake = self.gan.fake_loss(self.D(fake.detach()))
+        loss_d_real = self.gan.real_loss(self.D(clear))
+        loss_d = 0.5 * (loss_d_fake + loss_d_real)
+        yield (
+            "D",
+            loss_d,
+            {"D_real": loss_d_real.detach(), "D_fake": loss_d_fake.detach(), "D": loss_d.detach()},
+        )
+
+        set_requires_grad(self.D, False)  # no weight gradients for D during the G update
+        logs: dict[str, torch.Tensor] = {}
+        terms: list[torch.Tensor] = []
+        if s["lambda_gan"] > 0:
+            terms.append(self.gan.g_loss(self.D(fake)) * s["lambda_gan"])
+            logs["G_GAN"] = terms[-1].detach()
+        if use_nce:
+            nces = self.nce_terms(real, out, main_feats, b, flipped, reuse)
+            logs["NCE"] = nces[0].detach()
+            if idt:
+                logs["NCE_Y"] = nces[1].detach()
+            terms.append(torch.stack(nces).mean())  # CUT: 0.5 * (NCE_X + NCE_Y)
+        loss_g = torch.stack(terms).sum()
+        logs["G"] = loss_g.detach()
+        yield "G", loss_g, logs
+        set_requires_grad(self.D, True)
+
+    def nce_terms(
+        self, real: torch.Tensor, out: torch.Tensor, main_feats: Feats, b: int, flipped: bool, reuse: bool
+    ) -> list[torch.Tensor]:
+        """[NCE(hazy, fake)] or [NCE(hazy, fake), NCE(clear, idt)] when `out` also holds the identity half;
+        patch positions are drawn in the reference's order (pair X, then pair Y) in both paths."""
+        halves = [slice(0, b), slice(b, 2 * b)] if out.shape[0] > b else [slice(0, b)]
+        if not reuse:  # the reference: a query pass and a key pass per pair, all with autograd
+            terms = []
+            for h in halves:
+                feat_q = self.encode(out[h])
+                if flipped:
+                    feat_q = [f.flip(3) for f in feat_q]
+                terms.append(self.nce(feat_q, self.encode(real[h]), b, key_grad=True))
+            return terms
+        q_all = self.encode(out)  # one query pass over cat(fake, idt), with autograd
+        if flipped:
+            q_all = [f.flip(3) for f in q_all]
+            with torch.no_grad():
+                k_all = self.encode(real)
+        else:
+            k_all = [f.detach() for f in main_feats]
+        return [self.nce([f[h] for f in q_all], [f[h] for f in k_all], b) for h in halves]
+
+
+@register("fastcut")
+class FastCUT(CUT):
+    """FastCUT: CUT without identity NCE, lambda_nce = 10 and flip-equivariance."""
+
+    defaults: ClassVar[dict[str, Any]] = {
+        **CUT.defaults,
+        "lambda_nce": 10.0,
+        "nce_idt": False,
+        "flip_equivariance": True,
+    }
