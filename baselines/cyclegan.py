@@ -41,6 +41,7 @@ class CycleGAN(GANMethod):
         lambda_A=10.0,
         lambda_B=10.0,
         lambda_identity=0.5,
+        batched=True,  # False: the reference's six separate generator passes (for benchmarks)
     )
 
     def build(self) -> None:
@@ -73,12 +74,17 @@ class CycleGAN(GANMethod):
         a, b, n = hazy, clear, hazy.shape[0]
         lam_a, lam_b, lam_idt = s["lambda_A"], s["lambda_B"], s["lambda_identity"]
         use_idt = lam_idt > 0
-        # pass 1: G_AB(a) = fake_B and G_AB(b) = idt_A; pass 2: G_BA(fake_B, b, a) = rec_A, fake_A, idt_B
-        out_ab = self.G_AB(torch.cat((a, b)) if use_idt else a)
-        fake_b = out_ab[:n]
-        out_ba = self.G_BA(torch.cat((fake_b, b, a)) if use_idt else torch.cat((fake_b, b)))
-        rec_a, fake_a = out_ba[:n], out_ba[n : 2 * n]
-        rec_b = self.G_AB(fake_a)  # pass 3
+        if s["batched"]:
+            # pass 1: G_AB(a) = fake_B and G_AB(b) = idt_A; pass 2: G_BA(fake_B, b, a) = rec_A, fake_A, idt_B
+            out_ab = self.G_AB(torch.cat((a, b)) if use_idt else a)
+            fake_b, idt_a = out_ab[:n], out_ab[n:]
+            out_ba = self.G_BA(torch.cat((fake_b, b, a)) if use_idt else torch.cat((fake_b, b)))
+            rec_a, fake_a, idt_b = out_ba[:n], out_ba[n : 2 * n], out_ba[2 * n :]
+            rec_b = self.G_AB(fake_a)  # pass 3
+        else:
+            fake_b, fake_a = self.G_AB(a), self.G_BA(b)
+            rec_a, rec_b = self.G_BA(fake_b), self.G_AB(fake_a)
+            idt_a, idt_b = (self.G_AB(b), self.G_BA(a)) if use_idt else (None, None)
 
         set_requires_grad([self.D_A, self.D_B], False)
         logs = {
@@ -88,8 +94,8 @@ class CycleGAN(GANMethod):
             "cycle_B": F.l1_loss(rec_b, b) * lam_b,
         }
         if use_idt:
-            logs["idt_A"] = F.l1_loss(out_ab[n:], b) * lam_b * lam_idt
-            logs["idt_B"] = F.l1_loss(out_ba[2 * n :], a) * lam_a * lam_idt
+            logs["idt_A"] = F.l1_loss(idt_a, b) * lam_b * lam_idt
+            logs["idt_B"] = F.l1_loss(idt_b, a) * lam_a * lam_idt
         loss_g = torch.stack(list(logs.values())).sum()
         logs = {k: v.detach() for k, v in logs.items()}
         logs["G"] = loss_g.detach()
@@ -110,6 +116,8 @@ class CycleGAN(GANMethod):
         self.pool_B.load_state_dict(state["pool_B"])
 
     def _d_loss(self, d: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-        """0.5 * (real term + fake term) from one batched pass over cat(real, fake)."""
+        """0.5 * (real term + fake term), from one batched pass over cat(real, fake) unless unbatched."""
+        if not self.settings["batched"]:
+            return self.gan.d_loss(d(real), d(fake))
         pred = d(torch.cat((real, fake)))
         return self.gan.d_loss(pred[: real.shape[0]], pred[real.shape[0] :])

@@ -61,7 +61,7 @@ TOP_DEFAULTS: dict[str, Any] = {
     "ablations": {},
     "ablation_tables": {},
     "published": "config/published.yaml",
-    "metrics": {"weights": {}, "no_reference": []},
+    "metrics": {"weights": {}},
     "report": {"visual_images": 4, "zoom": [0.5, 0.5, 0.25]},
     "resources": {},
 }
