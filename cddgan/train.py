@@ -19,7 +19,6 @@ import random
 import sys
 import time
 from collections.abc import Callable, Mapping
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ from cddgan.data.unpaired import UnpairedSampler
 from cddgan.errors import DivergenceError, HarnessError
 from cddgan.io import atomic_path
 from cddgan.methods import GANMethod, load_plugins, method_class
+from cddgan.step import TrainStep
 
 Log = Callable[[str], None]
 
@@ -57,16 +57,6 @@ def resolve_device(name: str) -> torch.device:
         raise HarnessError(f"training.device: {name!r} requested but CUDA is not available")
     return device
 
-
-def linear_decay(iterations: int, decay_start: float) -> Callable[[int], float]:
-    """LR factor: 1 until `decay_start * iterations`, then linearly to 0 at the last iteration."""
-    n_const = round(iterations * decay_start)
-    n_decay = max(1, iterations - n_const)
-
-    def factor(iteration: int) -> float:
-        return 1.0 - max(0, iteration - n_const) / n_decay
-
-    return factor
 
 
 def spec_fingerprint(spec: Mapping[str, Any], manifest_path: Path) -> str:
@@ -137,28 +127,12 @@ class Trainer:
             seed=int(spec["seed"]),
             manifest_path=self.manifest_path,
         )
-        self.optimizers = self._make_optimizers()
-        factor = linear_decay(int(self.cfg["iterations"]), float(self.cfg["decay_start"]))
-        self.schedulers = {
-            name: torch.optim.lr_scheduler.LambdaLR(opt, factor) for name, opt in self.optimizers.items()
-        }
+        self.step = TrainStep(self.method, self.cfg, self.device)
         self.iteration = 0
         self.rows: list[dict[str, float]] = []
         self.window: dict[str, torch.Tensor] = {}
         self.window_count = 0
         self.elapsed = 0.0
-
-    def _make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        fused = bool(self.cfg.get("fused_adam")) and self.device.type == "cuda"
-        optimizers = {}
-        for name, params in self.method.optim_groups().items():
-            optimizers[name] = torch.optim.Adam(
-                params,
-                lr=float(self.cfg["lr"]),
-                betas=(float(self.cfg["beta1"]), float(self.cfg["beta2"])),
-                fused=fused or None,
-            )
-        return optimizers
 
     # ---- checkpoints -------------------------------------------------------------------------------
     def save_checkpoint(self) -> None:
@@ -167,8 +141,7 @@ class Trainer:
             "iteration": self.iteration,
             "method": self.method.state_dict(),
             "extra": self.method.extra_state() if hasattr(self.method, "extra_state") else None,
-            "optimizers": {k: v.state_dict() for k, v in self.optimizers.items()},
-            "schedulers": {k: v.state_dict() for k, v in self.schedulers.items()},
+            "step": self.step.state_dict(),
             "rng": _rng_state(),
             "sampler": self.sampler.state_dict(),
             "rows": self.rows,
@@ -194,10 +167,7 @@ class Trainer:
         self.method.load_state_dict(state["method"])
         if state.get("extra") is not None and hasattr(self.method, "load_extra_state"):
             self.method.load_extra_state(state["extra"])
-        for name, opt in self.optimizers.items():
-            opt.load_state_dict(state["optimizers"][name])
-        for name, sched in self.schedulers.items():
-            sched.load_state_dict(state["schedulers"][name])
+        self.step.load_state_dict(state["step"])
         _set_rng_state(state["rng"])
         self.sampler.load_state_dict(state["sampler"])
         self.iteration = int(state["iteration"])
@@ -209,40 +179,14 @@ class Trainer:
         return True
 
     # ---- the loop ----------------------------------------------------------------------------------
-    def _autocast(self):
-        if self.cfg.get("amp") and self.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return nullcontext()
-
     def _accumulate(self, name: str, value: Any) -> None:
         value = value.detach().float() if torch.is_tensor(value) else torch.tensor(float(value))
         value = value.to(self.device)
         self.window[name] = self.window[name] + value if name in self.window else value.clone()
 
     def train_step(self, hazy: torch.Tensor, clear: torch.Tensor) -> None:
-        """One iteration: every update the method yields, then its post-step hook and the LR schedule."""
-        hazy = hazy.to(self.device, non_blocking=True)
-        clear = clear.to(self.device, non_blocking=True)
-        if self.cfg.get("channels_last") and self.device.type == "cuda":
-            hazy = hazy.contiguous(memory_format=torch.channels_last)
-            clear = clear.contiguous(memory_format=torch.channels_last)
-        steps = self.method.step(hazy, clear)
-        while True:
-            with self._autocast():
-                try:
-                    group, loss, logs = next(steps)
-                except StopIteration:
-                    break
-            optimizer = self.optimizers[group]
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            self._accumulate(group, loss)
-            for name, value in logs.items():
-                self._accumulate(name, value)
-        self.method.after_step()
-        for scheduler in self.schedulers.values():
-            scheduler.step()
+        """One iteration (every update the method yields), with its losses added to the logging window."""
+        self.step(hazy, clear, self._accumulate)
 
     def _check_and_log(self) -> None:
         """Close the logging window: stop on NaN/inf, else append the window's mean losses."""
@@ -257,7 +201,7 @@ class Trainer:
                 f"{self.iteration - self.window_count + 1} and {self.iteration}; training stopped. The last good "
                 f"checkpoint is kept at {self.checkpoint_path}. Lower training.lr or check the data."
             )
-        lr = next(iter(self.optimizers.values())).param_groups[0]["lr"]
+        lr = next(iter(self.step.optimizers.values())).param_groups[0]["lr"]
         row = {"iteration": self.iteration, "time_s": round(self.elapsed, 3), "lr": lr}
         row.update({n: float(v) for n, v in zip(names, values.tolist(), strict=True)})
         self.rows.append(row)

@@ -8,7 +8,8 @@ import torch
 import toy_method  # noqa: F401  (registers toy-gan)
 
 from cddgan.errors import DivergenceError
-from cddgan.train import Trainer, linear_decay, load_trained
+from cddgan.step import linear_decay
+from cddgan.train import Trainer, load_trained
 
 
 def spec(seed=0, iterations=12, **settings):
