@@ -35,10 +35,22 @@ def cmd_make_data(args: argparse.Namespace) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
+    from cddgan.errors import DivergenceError
+    from cddgan.io import write_text
     from cddgan.train import Trainer
 
+    status = Path(args.status) if args.status else None
+    if status and status.exists():
+        status.unlink()  # a rerun (e.g. with new settings) starts with a clean slate
     trainer = Trainer(_json(args.spec, "--spec"), args.manifest, args.checkpoint_dir, progress=not args.quiet)
-    trainer.run(args.model, args.losses)
+    try:
+        trainer.run(args.model, args.losses)
+    except DivergenceError as exc:
+        if status is None:
+            raise
+        write_text(status, f"diverged: {exc}\n")
+        trainer.record_failure(str(exc), args.model, args.losses)
+        print(f"cddgan train: run FAILED: {exc}\nrecorded in {status}; the sweep goes on", file=sys.stderr)
 
 
 def _method_for(spec: dict, model: str | None, device_name: str):
@@ -54,10 +66,16 @@ def _method_for(spec: dict, model: str | None, device_name: str):
 
 
 def cmd_dehaze(args: argparse.Namespace) -> None:
-    from cddgan.dehaze import dehaze_split
+    from cddgan.dehaze import dehaze_split, write_failed_marker
+    from cddgan.train import RunFailed
 
     spec = _json(args.spec, "--spec")
-    method, device = _method_for(spec, args.model, args.device)
+    try:
+        method, device = _method_for(spec, args.model, args.device)
+    except RunFailed as exc:
+        write_failed_marker(args.out, str(exc))
+        print(f"cddgan dehaze: run FAILED, no images: {exc}", file=sys.stderr)
+        return
     count = dehaze_split(method, args.manifest, args.out, device, progress=not args.quiet)
     print(f"dehazed {count} images into {args.out}", file=sys.stderr)
 
@@ -175,6 +193,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="output model.pt")
     p.add_argument("--losses", required=True, help="output losses.csv")
     p.add_argument("--checkpoint-dir", required=True, help="folder for resumable checkpoints")
+    p.add_argument(
+        "--status",
+        help="record a diverged run here and exit 0 with a FAILED model (the sweep goes on); "
+        "without it, divergence is an error",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
 

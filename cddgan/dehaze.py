@@ -19,11 +19,22 @@ from tqdm import tqdm
 
 from cddgan.data.manifest import read_manifest, test_pairs
 from cddgan.errors import DatasetError
-from cddgan.io import read_image, write_image
+from cddgan.io import read_image, write_image, write_text
 from cddgan.methods import Method
 
 # Generators downsample twice; inputs are reflect-padded to a multiple of this and cropped back.
 SIZE_MULTIPLE = 4
+# A run that diverged dehazes nothing: its output folder holds only this file, with the reason.
+FAILED_MARKER = "FAILED"
+
+
+def write_failed_marker(out_dir: str | Path, message: str) -> None:
+    """Stand-in output folder of a failed run (evaluate and the report recognise it)."""
+    out_dir = Path(out_dir)
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    out_dir.mkdir(parents=True)
+    write_text(out_dir / FAILED_MARKER, message + "\n")
 
 
 def to_tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:

@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from cddgan.data.manifest import read_manifest, test_pairs
+from cddgan.dehaze import FAILED_MARKER
 from cddgan.errors import HarnessError
 from cddgan.io import atomic_path
 
@@ -37,6 +38,11 @@ def evaluate_outputs(
     from cddgan.metrics import Protocol, evaluate_pairs
 
     outputs = Path(outputs)
+    if (outputs / FAILED_MARKER).is_file():
+        # A diverged run: no rows. Aggregation skips it; the report marks it FAILED from results/status/.
+        with atomic_path(out) as tmp:
+            pd.DataFrame(columns=ID_COLUMNS).to_csv(tmp, index=False)
+        return pd.DataFrame(columns=ID_COLUMNS)
     pairs = test_pairs(read_manifest(manifest))
     missing = missing_outputs(pairs, outputs)
     if missing:

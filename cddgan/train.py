@@ -196,10 +196,15 @@ class Trainer:
         values = torch.stack([self.window[n] for n in names]).cpu() / self.window_count
         bad = [n for n, v in zip(names, values.tolist(), strict=True) if not math.isfinite(v)]
         if bad:
+            where = (
+                f"The last good checkpoint is kept at {self.checkpoint_path}."
+                if self.checkpoint_path.exists()
+                else f"No checkpoint was written yet (every {self.cfg['checkpoint_every']} iterations)."
+            )
             raise DivergenceError(
                 f"loss {', '.join(bad)} became NaN or inf between iterations "
-                f"{self.iteration - self.window_count + 1} and {self.iteration}; training stopped. The last good "
-                f"checkpoint is kept at {self.checkpoint_path}. Lower training.lr or check the data."
+                f"{self.iteration - self.window_count + 1} and {self.iteration}; training stopped. {where} "
+                "Lower training.lr or check the data."
             )
         lr = next(iter(self.step.optimizers.values())).param_groups[0]["lr"]
         row = {"iteration": self.iteration, "time_s": round(self.elapsed, 3), "lr": lr}
@@ -249,7 +254,7 @@ class Trainer:
         if self.checkpoint_path.exists():
             self.checkpoint_path.unlink()
 
-    def _write_outputs(self, model_out: Path, losses_out: Path) -> None:
+    def _write_outputs(self, model_out: Path, losses_out: Path, failed: str | None = None) -> None:
         with atomic_path(losses_out) as tmp:
             pd.DataFrame(self.rows).to_csv(tmp, index=False)
         payload = {
@@ -257,15 +262,31 @@ class Trainer:
             "settings": self.spec["settings"],
             "spec": self.spec,
             "iterations": self.iteration,
-            "state_dict": self.method.state_dict(),
+            "failed": failed,
+            "state_dict": None if failed else self.method.state_dict(),
         }
         with atomic_path(model_out) as tmp:
             torch.save(payload, tmp)
 
+    def record_failure(self, message: str, model_out: str | Path, losses_out: str | Path) -> None:
+        """Write a diverged run's outputs: its loss log so far and a model file that says it failed.
+
+        A diverged run is a result (these settings diverge with this seed), not a crash to retry: the
+        sweep goes on, later stages mark it FAILED, and the report shows it instead of omitting it. A
+        change of its settings reruns it; the last good checkpoint stays for inspection.
+        """
+        self._write_outputs(Path(model_out), Path(losses_out), failed=message)
+
+
+class RunFailed(HarnessError):
+    """The model file belongs to a run that diverged; there are no weights to dehaze with."""
+
 
 def load_trained(model_path: str | Path, device: torch.device, plugins: tuple[str, ...] = ()) -> GANMethod:
-    """Rebuild a trained method from model.pt for inference."""
+    """Rebuild a trained method from model.pt for inference (RunFailed for a diverged run)."""
     payload = torch.load(model_path, map_location=device, weights_only=False)
+    if payload.get("failed"):
+        raise RunFailed(f"{model_path}: {payload['failed']}")
     spec = dict(payload["spec"])
     spec["plugins"] = list(spec.get("plugins", [])) + list(plugins)
     method = build_method(spec, device)

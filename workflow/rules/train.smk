@@ -12,15 +12,15 @@ rule train:
     params:
         spec=run_spec,
         checkpoints=lambda w: f"{RESULTS}/checkpoints/{w.experiment}/{w.run}/seed{w.seed}",
+        status=lambda w: f"{RESULTS}/status/{w.experiment}/{w.run}/seed{w.seed}.failed",
     resources:
-        gpu_slots=lambda w: train_resources(w.run)["gpu_slots"],
-        mem_mb=lambda w, attempt: train_resources(w.run)["mem_mb"] * attempt,
-        runtime=lambda w: train_resources(w.run)["runtime"],
-    threads: lambda w: train_resources(w.run)["cpus"]
+        **job_resources("train"),
+    threads: job_threads("train")
     log:
         f"{RESULTS}/logs/train/{{experiment}}/{{run}}/seed{{seed}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/train/{{experiment}}/{{run}}/seed{{seed}}.tsv"
     shell:
         "python -m cddgan train --spec {params.spec:q} --manifest {input.manifest:q} --model {output.model:q}"
-        " --losses {output.losses:q} --checkpoint-dir {params.checkpoints:q} > {log:q} 2>&1"
+        " --losses {output.losses:q} --checkpoint-dir {params.checkpoints:q} --status {params.status:q}"
+        " > {log:q} 2>&1"
