@@ -163,3 +163,14 @@ def test_fixture_report_in_browser(tmp_path: Path) -> None:
     seen = check_report_in_browser(index, fixture_expected_rows(config), screenshot=tmp_path / "report.png")
     assert (tmp_path / "report.png").stat().st_size > 10_000
     assert seen["images"] >= 10
+
+
+@pytest.mark.slow
+def test_smoke_dag_report_in_browser(smoke_run: Path, tmp_path: Path) -> None:
+    """The report the real smoke DAG produced passes the same browser checks."""
+    runs = ["identity", "dcp", "cyclegan", "cut"]
+    check_report_in_browser(
+        smoke_run / "reports" / "index.html",
+        {"main-synthetic-synthetic": runs, "efficiency-synthetic": len(runs)},
+        screenshot=tmp_path / "smoke-report.png",
+    )
