@@ -34,7 +34,19 @@ direction over the fake (queries). The generated negatives and the EMA embedding
 reused by both updates; only the generators' small MLPs run again after their update.
 
 With lambda_nce = 0, neg_generators = False and lambda_clear = 0 the losses are CycleGAN's exactly (the
-networks too with antialias = False, init_type = normal); only the update order differs (D first).
+networks too with antialias = False, init_type = normal); only the update order differs (D first). The
+class extends `baselines.cyclegan.CycleGAN` for its discriminator loss, image pools (training state in
+`extra_state`, not in the weights) and `translate`.
+
+Choices where the paper is silent (the reasons are in docs/cddgan.md):
+- network defaults of the CUT / NEGCUT code base the authors built on: anti-aliased, xavier init;
+- PatchNCE per direction on the generator's own encoder, summed, lambda_nce 1 (DCD-GAN's effective weight);
+- the generators' pooled input averages the EMA projections over the PatchNCE positions, not every
+  position as NEGCUT does: an unbiased estimate at a small fraction of the cost;
+- the N and G updates share positions, projections and noise; the generators maximise every contrastive
+  term that uses their negatives (PatchNCE and CLEAR);
+- a queue slot holds K negatives per layer, the j-th from image j mod B; default Q = 4;
+- CLEAR only for the dehazing direction, at the deepest layer, generated negatives used one by one.
 """
 
 from __future__ import annotations
@@ -52,6 +64,7 @@ from cddgan.methods import register, set_requires_grad
 from cddgan.nn import GANLoss, ImagePool, PatchDiscriminator, PatchSampleF, ResnetGenerator, init_weights
 from cddgan.nn.negatives import (
     AdversarialNegatives,
+    check_diversity,
     diversity_loss,
     exemplar_loss,
     image_embedding,
@@ -113,8 +126,8 @@ class CDDGAN(CycleGAN):
                 f"{self.name}: neg_generators is true but lambda_nce and lambda_clear are both 0, so no loss "
                 "uses the negatives; set neg_generators: false (that is CycleGAN) or a contrastive weight > 0"
             )
-        if self.use_neg and s["lambda_div"] > 0 and s["num_negatives"] < 2:
-            raise ConfigError(f"{self.name}: lambda_div > 0 needs num_negatives >= 2, got {s['num_negatives']}")
+        if self.use_neg:
+            check_diversity(s["num_negatives"], s["lambda_div"], self.name)
 
         def generator() -> ResnetGenerator:
             return ResnetGenerator(3, 3, s["ngf"], s["n_blocks"], s["antialias"], s["antialias_up"])
@@ -186,7 +199,8 @@ class CDDGAN(CycleGAN):
 
         ab = ba = None
         if self.F_AB is not None:
-            ab = self._contrast(self.G_AB, self.F_AB, self.N_AB, fake_b, feats_ab, b if self.use_clear else None)
+            exemplar = b if self.use_clear else None
+            ab = self._contrast(self.G_AB, self.F_AB, self.N_AB, fake_b, feats_ab, exemplar)
         if self.F_BA is not None:
             ba = self._contrast(self.G_BA, self.F_BA, self.N_BA, fake_a, [f[n : 2 * n] for f in feats_ba])
         dirs = [c for c in (ab, ba) if c is not None and c.negatives is not None]
@@ -217,7 +231,7 @@ class CDDGAN(CycleGAN):
             loss_g = loss_g + total
             logs.update(parts, contrast=total)
         yield "G", loss_g, {k: v.detach() for k, v in logs.items()}
-
+        set_requires_grad([self.D_A, self.D_B], True)
         for c in dirs:
             c.neg.queue.push(c.negatives)
 

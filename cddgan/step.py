@@ -75,7 +75,8 @@ class TrainStep:
             loss.backward()
             optimizer.step()
             if record is not None:
-                record(group, loss)
+                if group not in logs:  # the group's total loss, unless the method logs it itself
+                    record(group, loss)
                 for name, value in logs.items():
                     record(name, value)
         self.method.after_step()
