@@ -73,6 +73,9 @@ def read_image(path: str | os.PathLike, *, mode: str = "RGB") -> np.ndarray:
             array = _to_float(img, path, mode)
     except ImageError:
         raise
+    except Image.DecompressionBombError as exc:
+        # PIL refuses such headers in Image.open itself, before our own size check can run.
+        raise ImageError(f"{path}: {exc} The harness does not decode it; resize it first") from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"{path}: cannot decode image ({exc}); the file is truncated or not an image") from exc
     return array

@@ -50,7 +50,7 @@ def inspect_images(paths: list[Path], mode: str) -> tuple[dict[Path, tuple[int, 
                     gray.append(path)
                 elif img.mode in _ALPHA_MODES or (img.mode == "P" and "transparency" in img.info):
                     alpha.append(path)
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as exc:
             raise ImageError(
                 f"{path}: cannot decode image ({exc}); the file is truncated or not an image, re-copy it"
             ) from exc
