@@ -12,6 +12,22 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+
+
+# A user's own baseline rules: drop a .smk file here (see docs/adding-a-baseline.md).
+for _extra in sorted(Path(workflow.basedir, "workflow", "rules", "extra").glob("*.smk")):
+
+    include: str(_extra)
+
+
+wildcard_constraints:
+    dataset=_alternatives(DATASETS),
+    experiment=_alternatives(EXPERIMENTS),
+    run=_alternatives(RUNS),
+    seed=r"\d+",
+
+
+include: "workflow/rules/external.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/dehaze.smk"

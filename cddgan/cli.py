@@ -129,6 +129,24 @@ def cmd_efficiency(args: argparse.Namespace) -> None:
     print(summary(result), file=sys.stderr)
 
 
+def cmd_stage_inputs(args: argparse.Namespace) -> None:
+    from cddgan.external import stage_test_inputs, stage_train_inputs
+
+    if args.train:
+        counts = stage_train_inputs(args.manifest, args.out)
+        print(f"linked {counts} training images into {args.out}", file=sys.stderr)
+    else:
+        count = stage_test_inputs(args.manifest, args.out, progress=not args.quiet)
+        print(f"staged {count} test inputs into {args.out}", file=sys.stderr)
+
+
+def cmd_collect(args: argparse.Namespace) -> None:
+    from cddgan.external import collect_outputs
+
+    count = collect_outputs(args.raw, args.inputs, args.out, log=args.command_log or "")
+    print(f"collected {count} outputs into {args.out}", file=sys.stderr)
+
+
 def cmd_aggregate(args: argparse.Namespace) -> None:
     from cddgan.report.aggregate import aggregate
 
@@ -229,6 +247,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.add_argument("--out", required=True, help="output JSON")
     p.set_defaults(func=cmd_efficiency)
+
+    p = sub.add_parser("stage-inputs", help="stage a dataset's images for external baselines")
+    p.add_argument("--manifest", required=True)
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--train", action="store_true", help="link the training split (hazy/, clear/) instead")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_stage_inputs)
+
+    p = sub.add_parser("collect", help="check an external baseline's outputs and convert them to PNG")
+    p.add_argument("--raw", required=True, help="folder the program wrote")
+    p.add_argument("--inputs", required=True, help="the staged inputs it was given")
+    p.add_argument("--out", required=True, help="output folder, one PNG per input")
+    p.add_argument("--command-log", help="the program's log, named in errors")
+    p.set_defaults(func=cmd_collect)
 
     p = sub.add_parser("aggregate", help="average per-image metrics into scores.csv and comparison.csv")
     p.add_argument("metrics", nargs="*", help="per-image metric CSVs")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -100,6 +101,12 @@ def _describe(error: ValidationError) -> str:
         where = f"{key}." if error.absolute_path else ""
         names = ", ".join(f"`{where}{e}`" for e in extra)
         return f"unknown key {names}; allowed keys here: {', '.join(allowed)}"
+    if error.validator == "oneOf" and key.startswith("runs."):
+        return (
+            f"`{key}`: a run needs either `method:` (a registered Python method, with optional `settings:` and "
+            "`training:`) or `command:` (an external program, with optional `train:`, `setup:`, `vars:`, "
+            "`environment:`), not both"
+        )
     if error.validator == "required":
         return f"`{key}`: {error.message}"
     if error.validator == "type":
@@ -137,10 +144,66 @@ def _check_overrides(overrides: Mapping, known: Mapping, where: str) -> None:
         )
 
 
+COMMAND_PLACEHOLDERS = {
+    "command": ("input_dir", "output_dir", "model_dir", "seed", "threads", "setup_dir"),
+    "train": ("train_hazy_dir", "train_clear_dir", "model_dir", "seed", "threads", "setup_dir"),
+    "setup": ("setup_dir", "threads"),
+}
+
+
+def _check_template(template: str, allowed: tuple[str, ...], variables: Mapping, where: str) -> None:
+    """Every {placeholder} in a command template must be known; literal braces are written {{ }}."""
+    import string
+
+    try:
+        fields = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
+    except ValueError as exc:
+        raise ConfigError(f"{where}: malformed template ({exc}); write literal braces as {{{{ }}}}") from exc
+    unknown = sorted(f for f in fields if f not in allowed and f not in variables)
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown placeholder(s) {unknown}; allowed: {', '.join(allowed)}"
+            + (f", and vars: {', '.join(sorted(variables))}" if variables else " (add others under `vars:`)")
+        )
+
+
+def _resolve_command_run(name: str, spec: Mapping, config: Mapping, where: str) -> dict:
+    """An external program as a baseline: its templates are checked now, run by workflow/rules/external.smk."""
+    variables = dict(spec.get("vars", {}))
+    for key in ("command", "train", "setup"):
+        if spec.get(key):
+            _check_template(spec[key], COMMAND_PLACEHOLDERS[key], variables, f"{where}.{key}")
+    if "{output_dir}" not in spec["command"] or "{input_dir}" not in spec["command"]:
+        raise ConfigError(f"{where}.command: the template must use both {{input_dir}} and {{output_dir}}")
+    trainable = bool(spec.get("train"))
+    seeds = list(spec.get("seeds", config["seeds"]))
+    return {
+        "kind": "command",
+        "method": "command",
+        "label": spec.get("label", name),
+        "trainable": trainable,
+        "settings": {},
+        "seeds": seeds if trainable else seeds[:1],
+        "resources": dict(spec.get("resources", {})),
+        "command": spec["command"],
+        "train": spec.get("train"),
+        "setup": spec.get("setup"),
+        "vars": variables,
+        "environment": spec.get("environment"),
+    }
+
+
 def _resolve_run(name: str, spec: Mapping, config: Mapping, where: str) -> dict:
-    cls = method_class(spec["method"])
+    if "command" in spec:
+        return _resolve_command_run(name, spec, config, where)
+    try:
+        cls = method_class(spec["method"])
+    except ConfigError as exc:
+        raise ConfigError(f"{where}.method: {exc}") from exc
     settings = resolve_settings(cls, spec.get("settings"), f"{where}.settings")
+    check_setting_types(cls.defaults, settings, f"{where}.settings")
     run = {
+        "kind": "method",
         "method": cls.name,
         "label": spec.get("label", name),
         "trainable": bool(cls.trainable),
@@ -156,12 +219,77 @@ def _resolve_run(name: str, spec: Mapping, config: Mapping, where: str) -> dict:
     return run
 
 
+def _kind(value: Any) -> str | None:
+    """The type family a setting's default fixes for it (None: anything goes)."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list | tuple):
+        return "list"
+    return None
+
+
+def _fits(value: Any, kind: str) -> bool:
+    if kind == "number":
+        return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    return _kind(value) == kind
+
+
+def check_setting_types(defaults: Mapping, settings: Mapping, where: str) -> None:
+    """A method setting keeps the type of its default (an integer may stand for a number), and a number
+    whose default is >= 0 may not be negative: a typo fails here, not hours later inside a job."""
+    for key, default in defaults.items():
+        value, kind = settings[key], _kind(default)
+        items = [(f"{where}.{key}", value, default, kind)]
+        if kind == "list" and _fits(value, "list") and default and len({_kind(d) for d in default}) == 1:
+            items = [(f"{where}.{key}.{i}", v, min(default), _kind(default[0])) for i, v in enumerate(value)]
+        for path, item, reference, item_kind in items:
+            if item_kind is None:
+                continue
+            if not _fits(item, item_kind):
+                raise ConfigError(f"`{path}`: expected {item_kind} (the default is {default!r}), got {item!r}")
+            if item_kind in ("integer", "number") and reference >= 0 and item < 0:
+                raise ConfigError(f"`{path}`: must not be negative (the default is {default!r}), got {item!r}")
+
+
+def check_dataset(name: str, spec: Mapping) -> None:
+    """The dataset's adapter exists, its keys are ones that adapter reads, its protocol is known, and a
+    synthetic dataset's parameters are valid: checked before any job starts (the jobs check them again)."""
+    from cddgan.data.adapters import ADAPTERS
+    from cddgan.data.synthetic import validate_params
+    from cddgan.protocols import Protocol
+
+    where = f"datasets.{name}"
+    adapter = ADAPTERS.get(spec["adapter"])
+    if adapter is None:
+        raise ConfigError(
+            f"{where}.adapter: {spec['adapter']!r} is not a known adapter; choose one of {', '.join(ADAPTERS)}"
+        )
+    if adapter.find is None:
+        validate_params(name, spec)
+    else:
+        unknown = sorted(set(spec) - set(adapter.allowed_keys))
+        if unknown:
+            raise ConfigError(
+                f"{where}.{unknown[0]}: unknown key for adapter {adapter.name!r}; "
+                f"allowed keys: {', '.join(adapter.allowed_keys)}"
+            )
+    Protocol.from_config(spec.get("protocol"), f"{where}.protocol")
+
+
 def resolve(raw: Mapping) -> dict:
     """Validate `raw` and return the resolved config (defaults filled, ablations expanded into runs)."""
     validate_schema(raw)
     config = _merge(TOP_DEFAULTS, raw)
     config["training"] = _merge(TRAINING_DEFAULTS, raw.get("training", {}))
     load_plugins(config["plugins"])
+    for name, spec in config["datasets"].items():
+        check_dataset(name, spec)
 
     for name, experiment in config["experiments"].items():
         for role, datasets in (("train", [experiment["train"]]), ("test", experiment["test"])):
@@ -193,6 +321,8 @@ def resolve(raw: Mapping) -> dict:
             continue
         base_spec = config["runs"][base_name]
         base = runs[base_name]
+        if base["kind"] != "method":
+            raise ConfigError(f"{where}.base: {base_name!r} is a command baseline; ablations need a method run")
         _check_overrides(ablation.get("settings", {}), base["settings"], f"{where}.settings")
         if ablation.get("training"):
             if not base["trainable"]:
@@ -219,6 +349,13 @@ def resolve(raw: Mapping) -> dict:
                 f"({table['reference']!r}), got {base_name!r}"
             )
         table["rows"].append(name)
+    used = {a["table"] for a in config["ablations"].values()}
+    for table_name in config["ablation_tables"]:
+        if table_name not in used:
+            raise ConfigError(
+                f"ablation_tables.{table_name}: no ablation has `table: {table_name}`; "
+                f"tables in use: {', '.join(sorted(used)) or '(none)'}"
+            )
     for table_name, table in tables.items():
         table.setdefault("title", table_name)
 

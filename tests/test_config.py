@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 
 import pytest
-import toy_method  # noqa: F401
+import toy_method
 
 from cddgan import config as cfg
 from cddgan.config import REPO_ROOT
@@ -64,7 +64,7 @@ def test_defaults_are_filled_and_training_free_runs_get_one_seed():
     assert c["runs"]["toy"]["seeds"] == [0, 1]
     assert c["runs"]["toy"]["training"]["lr"] == cfg.TRAINING_DEFAULTS["lr"]
     assert c["runs"]["toy"]["training"]["crop"] == 16
-    assert c["runs"]["toy"]["settings"] == {"width": 4, "lambda_l1": 1.0, "nan_after": 0}
+    assert c["runs"]["toy"]["settings"] == {**toy_method.ToyGAN.defaults, "width": 4}
 
 
 @pytest.mark.parametrize(
@@ -84,6 +84,8 @@ def test_defaults_are_filled_and_training_free_runs_get_one_seed():
         ({"ablations__toy-wide__training": {"epochs": 3}}, r"unknown key `ablations\.toy-wide\.training\.epochs`"),
         ({"main_runs": ["ghost"]}, r"main_runs: unknown or disabled run 'ghost'"),
         ({"datasets__synth__adapter": DELETE}, r"`datasets\.synth`: 'adapter' is a required property"),
+        ({"runs__toy__command": "x {input_dir} {output_dir}"}, r"`runs\.toy`: a run needs either"),
+        ({"runs__toy__method": DELETE}, r"`runs\.toy`: a run needs either"),
     ],
 )
 def test_bad_configs_name_the_key(change, expected):

@@ -50,11 +50,6 @@ def _alternatives(names):
     return "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
 
 
-wildcard_constraints:
-    dataset=_alternatives(DATASETS),
-    experiment=_alternatives(EXPERIMENTS),
-    run=_alternatives(RUNS),
-    seed=r"\d+",
 
 
 def manifest(dataset):
@@ -86,21 +81,31 @@ def loss_files():
         f"{RESULTS}/runs/{e}/{r}/seed{s}/losses.csv"
         for e in EXPERIMENTS
         for r, cfg in RUNS.items()
-        if cfg["trainable"]
+        if cfg["trainable"] and cfg.get("kind") == "method"
         for s in cfg["seeds"]
     ]
 
 
 def efficiency_files():
-    return [f"{RESULTS}/efficiency/{e}/{r}.json" for e in EXPERIMENTS for r in RUNS]
+    return [f"{RESULTS}/efficiency/{e}/{r}.json" for e in EXPERIMENTS for r in RUNS if RUNS[r].get("kind") == "method"]
+
+
+from cddgan import resources as cddgan_resources
 
 
 def train_resources(run):
-    """Scheduler resources of a training job: config defaults, overridden by the run's own."""
-    merged = {"gpu_slots": 0, "mem_mb": 4000, "cpus": 1, "runtime": 60}
-    merged.update(C.get("resources", {}).get("train", {}))
-    merged.update(RUNS[run].get("resources", {}))
-    return merged
+    """Scheduler resources of a training job: the estimate of cddgan/resources.py, config, run's own."""
+    return cddgan_resources.train_resources(C, run)
+
+
+def job_resources(kind):
+    """A rule's `resources:` for its kind of job (train, inference, light); see cddgan/resources.py."""
+    return cddgan_resources.rule_resources(C, kind)
+
+
+def job_threads(kind):
+    """A rule's `threads:` (the job's CPUs; SLURM's --cpus-per-task)."""
+    return cddgan_resources.rule_threads(C, kind)
 
 
 def dehaze_inputs(w):
@@ -108,3 +113,103 @@ def dehaze_inputs(w):
     if RUNS[w.run]["trainable"]:
         inputs["model"] = f"{RESULTS}/runs/{w.experiment}/{w.run}/seed{w.seed}/model.pt"
     return inputs
+
+
+# ---- External baselines: command templates in the config, user rules in workflow/rules/extra/*.smk
+
+
+NO_MATCH = "(?!)"  # a wildcard constraint that matches nothing (no runs of that kind)
+COMMAND_RUNS = [name for name, run in RUNS.items() if run.get("kind") == "command"]
+RULE_RUNS = []  # filled by register_rule_baseline() in workflow/rules/extra/*.smk
+
+
+def method_runs():
+    return [name for name, run in RUNS.items() if run.get("kind", "method") == "method"]
+
+
+def external_runs():
+    return COMMAND_RUNS + RULE_RUNS
+
+
+def register_rule_baseline(name, label=None, seeds=None):
+    """Declare a run produced by a user's own rule; returns its raw output pattern (a directory).
+
+    The rule must write one image per file of `staged_test_inputs()` (same stem, same size) into that
+    directory; the harness checks, converts, scores and reports it like any other run.
+    """
+    if name in RUNS:
+        raise ValueError(f"workflow/rules/extra: run name {name!r} is already used by the config")
+    RUNS[name] = {
+        "kind": "rule",
+        "method": "rule",
+        "label": label or name,
+        "trainable": False,
+        "settings": {},
+        "seeds": list(seeds or C["seeds"][:1]),
+        "resources": {},
+    }
+    if name not in C["main_runs"]:
+        C["main_runs"].append(name)
+    RULE_RUNS.append(name)
+    return raw_outputs(name)
+
+
+def raw_outputs(run):
+    """The directory a run's external program (or user rule) writes, per experiment, seed and dataset."""
+    return f"{RESULTS}/raw/{{experiment}}/{run}/seed{{seed}}/{{dataset}}"
+
+
+def staged_test_inputs(dataset="{dataset}"):
+    """The staged hazy test images of a dataset: `<image_id>.png`, 8-bit RGB."""
+    return f"{RESULTS}/inputs/{dataset}/test_hazy"
+
+
+def command_environment(wildcards):
+    """The conda env of a command run: its `environment:` file, or the harness's own."""
+    env = RUNS[wildcards.run].get("environment")
+    return str(Path(env).resolve()) if env else CONDA_ENV
+
+
+def command_line(wildcards, key, **paths):
+    """The run's `command`/`train`/`setup` template filled with quoted paths and its `vars`."""
+    from cddgan.external import format_command
+
+    run = RUNS[wildcards.run]
+    values = {
+        "seed": getattr(wildcards, "seed", 0),
+        "threads": 1,
+        "setup_dir": f"{RESULTS}/external/{wildcards.run}/setup",
+        **paths,
+    }
+    if key == "train":
+        train = EXPERIMENTS[wildcards.experiment]["train"]
+        values["train_hazy_dir"] = f"{RESULTS}/inputs/{train}/train/hazy"
+        values["train_clear_dir"] = f"{RESULTS}/inputs/{train}/train/clear"
+    return format_command(run[key], values, run.get("vars", {}))
+
+
+def _setup_input(run):
+    return [f"{RESULTS}/external/{run}/setup.done"] if RUNS[run].get("setup") else []
+
+
+def command_train_inputs(w):
+    train = EXPERIMENTS[w.experiment]["train"]
+    return {"train": f"{RESULTS}/inputs/{train}/train", "setup": _setup_input(w.run)}
+
+
+def command_dehaze_inputs(w):
+    inputs = {"inputs": staged_test_inputs(w.dataset), "setup": _setup_input(w.run)}
+    if RUNS[w.run]["trainable"]:
+        inputs["model_dir"] = f"{RESULTS}/runs/{w.experiment}/{w.run}/seed{w.seed}/model_dir"
+    return inputs
+
+
+def command_resource(name, default):
+    return lambda w: RUNS[w.run].get("resources", {}).get(name, default)
+
+
+def external_log(w):
+    """The log of the program (or rule) that wrote a run's raw outputs, named in collect's errors."""
+    if w.run in COMMAND_RUNS:
+        return f"{RESULTS}/logs/command_dehaze/{w.experiment}/{w.run}/seed{w.seed}/{w.dataset}.log"
+    return f"the log of your rule for run {w.run} (workflow/rules/extra/)"

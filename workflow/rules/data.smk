@@ -10,6 +10,9 @@ rule make_data:
     params:
         spec=lambda w: json.dumps(DATASETS[w.dataset], sort_keys=True),
         out=lambda w, output: os.path.dirname(output.manifest),
+    resources:
+        **job_resources("light"),
+    threads: job_threads("light")
     log:
         f"{RESULTS}/logs/make_data/{{dataset}}.log",
     benchmark:

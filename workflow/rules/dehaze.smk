@@ -7,9 +7,14 @@ rule dehaze:
         unpack(dehaze_inputs),
     output:
         directory(f"{RESULTS}/outputs/{{experiment}}/{{run}}/seed{{seed}}/{{dataset}}"),
+    wildcard_constraints:
+        run=_alternatives(method_runs()) or NO_MATCH,
     params:
         spec=run_spec,
         model=lambda w, input: f"--model {input.model}" if "model" in input.keys() else "",
+    resources:
+        **job_resources("inference"),
+    threads: job_threads("inference")
     log:
         f"{RESULTS}/logs/dehaze/{{experiment}}/{{run}}/seed{{seed}}/{{dataset}}.log",
     benchmark:

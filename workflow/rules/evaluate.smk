@@ -12,6 +12,9 @@ rule evaluate:
     params:
         protocol=lambda w: json.dumps(DATASETS[w.dataset].get("protocol", "rgb")),
         weights=json.dumps(C["metrics"].get("weights", {})),
+    resources:
+        **job_resources("light"),
+    threads: job_threads("light")
     log:
         f"{RESULTS}/logs/evaluate/{{experiment}}/{{run}}/seed{{seed}}/{{dataset}}.log",
     benchmark:
@@ -33,6 +36,9 @@ rule efficiency:
         spec=lambda w: json.dumps(
             cddgan_config.run_spec(C, w.experiment, w.run, RUNS[w.run]["seeds"][0]), sort_keys=True
         ),
+    resources:
+        **job_resources("inference"),
+    threads: job_threads("inference")
     log:
         f"{RESULTS}/logs/efficiency/{{experiment}}/{{run}}.log",
     benchmark:
@@ -55,6 +61,9 @@ rule aggregate:
         ),
     params:
         out=lambda w, output: os.path.dirname(output.scores),
+    resources:
+        **job_resources("light"),
+    threads: job_threads("light")
     log:
         f"{RESULTS}/logs/aggregate.log",
     benchmark:

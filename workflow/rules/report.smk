@@ -7,7 +7,10 @@ rule config_snapshot:
     output:
         f"{RESULTS}/config.resolved.yaml",
     params:
-        text=yaml.safe_dump(C, sort_keys=False),
+        text=lambda w: yaml.safe_dump(C, sort_keys=False),
+    resources:
+        **job_resources("light"),
+    threads: job_threads("light")
     log:
         f"{RESULTS}/logs/config_snapshot.log",
     benchmark:
@@ -35,6 +38,9 @@ rule report:
     params:
         results=lambda w, input: os.path.dirname(input.config),
         out=lambda w, output: os.path.dirname(output.index),
+    resources:
+        **job_resources("light"),
+    threads: job_threads("light")
     log:
         f"{RESULTS}/logs/report.log",
     benchmark:

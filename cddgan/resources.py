@@ -1,0 +1,270 @@
+"""What each job asks the scheduler for (GPUs, CPUs, memory, wall time), estimated from the config.
+
+Why estimate: on a cluster a job states its memory and wall time up front. Too little and SLURM kills
+it; too much and it waits longer in the queue. A GAN's cost grows with the crop, the batch, the width
+(`ngf`) and depth (`n_blocks`) of its generators and the number of iterations, so the request follows
+them. Precedence, lowest first: this estimate, the config's `resources.train` (or `resources.light`),
+the run's own `resources:`. On the command line `--set-resources train:mem_mb=...` beats all of them.
+
+The estimate (constants below; measured on the CPU, peak RSS of `cddgan.train.Trainer`, see
+docs/cluster.md):
+
+    units     = batch_size * crop**2 * ngf * (n_blocks + 20)      # activation volume of one iteration
+    train_mb  = 300 + BYTES_PER_UNIT[method] * units / 2**20      # activations, gradients, Adam state
+    host_mb   = framework (1000; 3000 with CUDA) + image cache (2048) + train_mb on the CPU
+    mem_mb    = host_mb * 1.25, rounded up to 500 MB; multiplied by the attempt on retries
+    s_per_it  = 0.02 + BYTES_PER_UNIT[method] * units * (GPU_S | CPU_S / cpus)
+    runtime   = 2 * (2 min + iterations * s_per_it), in minutes, rounded up to 5, at least 10
+
+`units` grows linearly in each factor because a ResNet generator's activations are dominated by its
+full- and half-resolution layers (the `+ 20`) plus one quarter-resolution block per `n_blocks`. The GPU
+speed is that of a V100-class card (paper-scale CycleGAN: 0.25 s per iteration), so newer cards finish
+early; a job that outlives its wall time is retried and resumes from its checkpoint.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from cddgan.data.unpaired import AUTO_CACHE_BYTES
+from cddgan.errors import ConfigError
+
+# Bytes of training memory per activation unit, fitted to peak RSS at (crop, ngf, n_blocks) = (128, 32, 4)
+# and (256, 64, 9). Methods not listed (plugins) get the largest value.
+BYTES_PER_UNIT: dict[str, float] = {
+    "cyclegan": 25.0,
+    "cut": 20.0,
+    "fastcut": 20.0,
+    "negcut": 30.0,
+    "cddgan": 40.0,
+}
+UNKNOWN_BYTES_PER_UNIT = 40.0
+FIXED_TRAIN_MB = 300  # networks' buffers, optimiser bookkeeping, the sampler
+FRAMEWORK_MB = {"cpu": 1000, "cuda": 3000}  # Python + torch (+ CUDA libraries and context) resident memory
+CACHE_MB = AUTO_CACHE_BYTES // 2**20  # `cache_images: auto` caches training sets under this size
+HEADROOM = 1.25
+MEM_STEP_MB = 500
+INFERENCE_MB = 2000  # one full-size test image through a generator, plus the metric inputs
+
+# Seconds per (byte-per-unit x unit): GPU anchored at paper-scale CycleGAN = 0.25 s/iteration on a V100-class
+# card; CPU at about 40 s/iteration on one core for the same (about 2 TFLOP per iteration).
+GPU_S_PER_COST = 0.25 / (25.0 * 256**2 * 64 * 29)
+CPU_S_PER_COST = 40.0 / (25.0 * 256**2 * 64 * 29)
+ITERATION_OVERHEAD_S = 0.02
+STARTUP_S = 120
+RUNTIME_SAFETY = 2.0
+RUNTIME_STEP_MIN = 5
+MIN_RUNTIME_MIN = 10
+
+# Generator shape when a method has no `ngf` / `n_blocks` setting (a plugin): paper scale, to be safe.
+DEFAULT_NGF = 64
+DEFAULT_N_BLOCKS = 9
+
+TRAIN_DEFAULTS: dict[str, Any] = {"gpus": 1}
+LIGHT_DEFAULTS: dict[str, Any] = {"gpus": 0, "gpu_slots": 0, "mem_mb": 2000, "cpus": 1, "runtime": 60}
+SLURM_KEYS = ("slurm_partition", "slurm_extra")
+# Where the SLURM profile takes a partition from (workflow/profiles/slurm/config.yaml). A rule that sets
+# its own slurm_partition hides the profile's default, so its runs without one fall back to these.
+PARTITION_ENV = ("SLURM_PARTITION", "SBATCH_PARTITION")
+KINDS = ("train", "inference", "light")
+
+
+def _round_up(value: float, step: int) -> int:
+    return int(math.ceil(value / step) * step)
+
+
+def activation_units(settings: Mapping[str, Any], training: Mapping[str, Any]) -> int:
+    """batch_size * crop^2 * ngf * (n_blocks + 20): what training memory and time scale with."""
+    ngf = int(settings.get("ngf", DEFAULT_NGF))
+    n_blocks = int(settings.get("n_blocks", DEFAULT_N_BLOCKS))
+    return int(training["batch_size"]) * int(training["crop"]) ** 2 * ngf * (n_blocks + 20)
+
+
+def estimate_train(run: Mapping[str, Any], gpus: int) -> dict[str, int]:
+    """mem_mb, cpus, runtime (minutes) and gpu_mem_mb of one training job of a resolved run.
+
+    `gpus` says where the networks live: with 0, activations and Adam state count against host memory
+    and the CPU speed applies.
+    """
+    if not run.get("trainable") or "training" not in run:
+        raise ConfigError(f"run with method {run.get('method')!r} is not trainable; it has no training job")
+    training = run["training"]
+    per_unit = BYTES_PER_UNIT.get(run["method"], UNKNOWN_BYTES_PER_UNIT)
+    cost = per_unit * activation_units(run["settings"], training)
+    train_mb = FIXED_TRAIN_MB + cost / 2**20
+
+    threads = training.get("threads")
+    workers = int(training.get("workers", 0))
+    cpus = int(threads or (2 if gpus else 4)) + workers
+
+    device = "cuda" if gpus else "cpu"
+    cache_mb = CACHE_MB if training.get("cache_images", "auto") else 0
+    host_mb = FRAMEWORK_MB[device] + cache_mb + (0 if gpus else train_mb)
+    s_per_cost = GPU_S_PER_COST if gpus else CPU_S_PER_COST / max(1, int(threads or cpus))
+    seconds = STARTUP_S + int(training["iterations"]) * (ITERATION_OVERHEAD_S + cost * s_per_cost)
+    runtime = max(MIN_RUNTIME_MIN, _round_up(RUNTIME_SAFETY * seconds / 60, RUNTIME_STEP_MIN))
+    return {
+        "mem_mb": _round_up(HEADROOM * host_mb, MEM_STEP_MB),
+        "cpus": cpus,
+        "runtime": runtime,
+        "gpu_mem_mb": _round_up(HEADROOM * (train_mb + 600), MEM_STEP_MB) if gpus else 0,
+    }
+
+
+def _run(config: Mapping[str, Any], run: str) -> Mapping[str, Any]:
+    runs = config.get("runs", {})
+    if run not in runs:
+        known = ", ".join(sorted(runs)) or "(none)"
+        raise ConfigError(f"runs.{run}: unknown run; runs in the config: {known}")
+    return runs[run]
+
+
+def _defaults(config: Mapping[str, Any], kind: str) -> dict[str, Any]:
+    resources = config.get("resources") or {}
+    if not isinstance(resources, Mapping):
+        raise ConfigError("resources: expected a mapping with `train` and/or `light`")
+    return dict(resources.get(kind) or {})
+
+
+def light_resources(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Data preparation, scoring, aggregation, report: one CPU, little memory; `resources.light` overrides."""
+    return {**LIGHT_DEFAULTS, **_defaults(config, "light")}
+
+
+def train_resources(config: Mapping[str, Any], run: str) -> dict[str, Any]:
+    """Resources of the training job of `run` in a resolved config.
+
+    Keys: gpus (SLURM `--gpus`), gpu_slots (share of one local GPU, see docs/cluster.md), mem_mb, cpus,
+    runtime (minutes), gpu_mem_mb (estimate, for choosing gpu_slots), and any slurm_partition/slurm_extra
+    set in the config.
+    """
+    spec = _run(config, run)
+    chosen = {**_defaults(config, "train"), **dict(spec.get("resources") or {})}
+    gpus = int(chosen.get("gpus", TRAIN_DEFAULTS["gpus"]))
+    merged = {**TRAIN_DEFAULTS, "gpu_slots": 1 if gpus else 0, **estimate_train(spec, gpus), **chosen}
+    return merged
+
+
+def inference_resources(config: Mapping[str, Any], run: str) -> dict[str, Any]:
+    """Dehazing a test set and measuring efficiency: on the run's GPU if it trains on one, else the CPU.
+
+    Efficiency timings are only meaningful on the device the paper reports, hence the GPU request.
+    """
+    spec = _run(config, run)
+    light = light_resources(config)
+    if not spec.get("trainable"):
+        return {**light, "mem_mb": max(light["mem_mb"], FRAMEWORK_MB["cpu"] + INFERENCE_MB)}
+    train = train_resources(config, run)
+    device = "cuda" if train["gpus"] else "cpu"
+    out = {
+        **light,
+        "gpus": train["gpus"],
+        "gpu_slots": train["gpu_slots"],
+        "mem_mb": _round_up(HEADROOM * (FRAMEWORK_MB[device] + INFERENCE_MB), MEM_STEP_MB),
+    }
+    out.update({key: train[key] for key in SLURM_KEYS if key in train})
+    return out
+
+
+def job_resources(config: Mapping[str, Any], kind: str, run: str | None = None) -> dict[str, Any]:
+    """Resources of one job of `kind` (train, inference, light); `run` is needed for train and inference."""
+    if kind == "light":
+        return light_resources(config)
+    if kind not in KINDS:
+        raise ConfigError(f"unknown job kind {kind!r}; one of {', '.join(KINDS)}")
+    if run is None:
+        raise ConfigError(f"a {kind} job needs a run name")
+    return train_resources(config, run) if kind == "train" else inference_resources(config, run)
+
+
+def _slurm_keys(config: Mapping[str, Any], kind: str) -> list[str]:
+    """SLURM keys the config sets anywhere for this kind of job.
+
+    Only these become rule resources: a rule-level resource replaces the profile's default-resources
+    (where $SLURM_PARTITION comes in), so a key nobody set in the config must stay out of the rule; for
+    a partition set on some runs only, the others fall back to the environment (`env_partition`).
+    """
+    scopes = [_defaults(config, "light")]
+    if kind != "light":
+        scopes.append(_defaults(config, "train"))
+        scopes += [dict(run.get("resources") or {}) for run in config["runs"].values()]
+    return [key for key in SLURM_KEYS if any(key in scope for scope in scopes)]
+
+
+def rule_resources(config: Mapping[str, Any], kind: str) -> dict[str, Any]:
+    """The `resources:` of a Snakemake rule of `kind`: functions of the wildcards (and the attempt).
+
+    `gpu` is what snakemake-executor-plugin-slurm turns into `--gpus`; `gpu_slots` only matters locally,
+    with `--resources gpu_slots=N`; memory grows with the attempt so a retried job gets more.
+    """
+    if kind not in KINDS:
+        raise ConfigError(f"unknown job kind {kind!r}; one of {', '.join(KINDS)}")
+
+    def job(wildcards) -> dict[str, Any]:
+        return job_resources(config, kind, getattr(wildcards, "run", None))
+
+    def field(key: str) -> Callable:
+        return lambda wildcards: job(wildcards).get(key)
+
+    out: dict[str, Any] = {
+        "mem_mb": lambda wildcards, attempt: int(job(wildcards)["mem_mb"]) * int(attempt),
+        "runtime": field("runtime"),
+    }
+    if kind != "light":
+        out["gpu"] = field("gpus")
+        out["gpu_slots"] = field("gpu_slots")
+    for key in _slurm_keys(config, kind):
+        out[key] = field(key)
+    if "slurm_partition" in out:
+        out["slurm_partition"] = lambda wildcards: job(wildcards).get("slurm_partition") or env_partition()
+    return out
+
+
+def env_partition() -> str | None:
+    """The partition named by $SLURM_PARTITION (or sbatch's own $SBATCH_PARTITION), if any."""
+    return next((os.environ[name] for name in PARTITION_ENV if os.environ.get(name)), None)
+
+
+def rule_threads(config: Mapping[str, Any], kind: str) -> Callable:
+    """`threads:` of a rule of `kind`: the job's CPUs (SLURM's --cpus-per-task)."""
+    if kind not in KINDS:
+        raise ConfigError(f"unknown job kind {kind!r}; one of {', '.join(KINDS)}")
+    return lambda wildcards: int(job_resources(config, kind, getattr(wildcards, "run", None))["cpus"])
+
+
+def summary(config: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One row per run trained by the shared loop: what its training job asks for.
+
+    Runs of external commands are left out: their jobs ask for what their own `resources:` say.
+    """
+    runs = config["runs"].items()
+    return [{"run": name, **train_resources(config, name)} for name, run in runs if "training" in run]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m cddgan.resources CONFIG`: print each training job's request (before submitting a sweep)."""
+    from cddgan.config import load
+    from cddgan.errors import HarnessError
+
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m cddgan.resources CONFIG.yaml", file=sys.stderr)
+        return 2
+    try:
+        rows = summary(load(argv[0]))
+    except HarnessError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    columns = ["run", "gpus", "gpu_slots", "cpus", "mem_mb", "runtime", "gpu_mem_mb"]
+    print("\t".join(columns))
+    for row in rows:
+        print("\t".join(str(row.get(c, "")) for c in columns))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
