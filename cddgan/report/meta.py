@@ -55,7 +55,7 @@ class MetricMeta:
 def metric_meta(key: str) -> MetricMeta:
     """Facts about metric column `key` from `cddgan.metrics.METRIC_INFO`, or neutral defaults."""
     try:
-        from cddgan.metrics import METRIC_INFO
+        from cddgan.protocols import METRIC_INFO
     except ImportError:
         METRIC_INFO = _FALLBACK_INFO
     info = METRIC_INFO.get(key)
@@ -75,7 +75,7 @@ def order_metrics(keys: list[str] | set[str]) -> list[str]:
 def describe_protocol(name: str) -> str:
     """One line saying how the metrics were computed (from the protocol name in the metric CSVs)."""
     try:
-        from cddgan.metrics import Protocol
+        from cddgan.protocols import Protocol
     except ImportError:
         return f"protocol {name}"
     try:
