@@ -1,9 +1,11 @@
 """Training-step time and peak memory per method and crop size: the harness's step vs a faithful one.
 
-The faithful step is the same method with its reference-work flag (`reuse_features: false` for the
-PatchNCE methods: keys recomputed with autograd in separate encoder passes; `batched: false` for
-CycleGAN: six separate generator passes). Both run through `cddgan.step.TrainStep`, exactly what the
-training loop runs. Each measurement runs in a fresh process so that its peak memory is its own.
+The faithful step is the plain float32 reference: the same method with its reference-work flag
+(`reuse_features: false` for the PatchNCE methods: keys recomputed with autograd in separate encoder
+passes; `batched: false` for CycleGAN: six separate generator passes) and none of the speed options. The
+harness step uses the method's defaults plus the options given (--amp, --channels-last, --fused-adam,
+--compile). Both run through `cddgan.step.TrainStep`, exactly what the training loop runs. Each
+measurement runs in a fresh process so that its peak memory is its own.
 
     python benchmarks/bench_train_step.py                       # CPU-sized nets, 64/128/256 px
     python benchmarks/bench_train_step.py --paper-scale         # ngf 64, 9 blocks, ndf 64 (for GPUs)
@@ -48,7 +50,9 @@ def measure(job: dict) -> dict:
         settings.update({k: v for k, v in FAITHFUL_FLAGS.items() if k in cls.defaults})
     seed_everything(0)
     method = cls(settings, device).to(device)
-    cfg = {**TRAINING_DEFAULTS, **job["training"], "iterations": 10**6}
+    # The faithful step is the plain float32 reference: none of the speed options apply to it.
+    options = {} if job["variant"] == "faithful" else job["training"]
+    cfg = {**TRAINING_DEFAULTS, **options, "iterations": 10**6}
     step = TrainStep(method, cfg, device)
     size = job["size"]
     hazy = torch.rand(1, 3, size, size) * 2 - 1
@@ -114,6 +118,7 @@ def main() -> None:
     parser.add_argument("--amp", action="store_true", help="bf16 autocast (CUDA)")
     parser.add_argument("--channels-last", action="store_true", help="channels_last (CUDA)")
     parser.add_argument("--fused-adam", action="store_true", help="fused Adam (CUDA)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the networks")
     parser.add_argument("--no-faithful", action="store_true", help="skip the faithful step")
     parser.add_argument("--json", help="also write the raw results here")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -126,7 +131,12 @@ def main() -> None:
     if args.paper_scale:
         args.ngf, args.n_blocks, args.ndf = 64, 9, 64
     settings = {"ngf": args.ngf, "n_blocks": args.n_blocks, "ndf": args.ndf}
-    training = {"amp": args.amp, "channels_last": args.channels_last, "fused_adam": args.fused_adam}
+    training = {
+        "amp": args.amp,
+        "channels_last": args.channels_last,
+        "fused_adam": args.fused_adam,
+        "compile": args.compile,
+    }
     variants = ["harness"] if args.no_faithful else ["harness", "faithful"]
     results = []
     print(

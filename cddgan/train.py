@@ -126,6 +126,7 @@ class Trainer:
             cache=self.cfg.get("cache_images", "auto"),
             seed=int(spec["seed"]),
             manifest_path=self.manifest_path,
+            workers=int(self.cfg.get("workers", 0)),
         )
         self.step = TrainStep(self.method, self.cfg, self.device)
         self.iteration = 0

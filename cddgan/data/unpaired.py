@@ -9,6 +9,7 @@ set is small (`cache_images: auto`), otherwise read from disk at every draw.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -78,6 +79,7 @@ class UnpairedSampler:
         cache: bool | str = "auto",
         seed: int = 0,
         manifest_path: str | Path = "manifest",
+        workers: int = 0,
     ) -> None:
         train = manifest[manifest["split"] == "train"]
         hazy = train.loc[train["domain"] == "hazy", "path"].tolist()
@@ -95,6 +97,9 @@ class UnpairedSampler:
         self.batch_size = batch_size
         self.flip = flip
         self.generator = torch.Generator().manual_seed(seed)
+        # Decoding threads for uncached data; every random draw stays in this thread, so results do not
+        # depend on the number of workers.
+        self._pool = ThreadPoolExecutor(workers) if workers > 0 else None
 
     @staticmethod
     def _estimate_bytes(paths: list[str], load_size: int | None) -> int:
@@ -103,31 +108,38 @@ class UnpairedSampler:
         try:
             with Image.open(paths[0]) as img:
                 w, h = img.size
-        except OSError:
-            return 0
+        except (OSError, Image.DecompressionBombError):
+            return 0  # unreadable: reading it for real names the file
         if load_size:
             scale = load_size / min(h, w)
             h, w = h * scale, w * scale
         return int(len(paths) * h * w * 3)
 
-    def _draw(self, source: ImageSource) -> torch.Tensor:
+    def _plan(self, source: ImageSource) -> tuple[ImageSource, int, float, float, bool]:
+        """Every random draw for one image, made up front so that decoding can run in parallel."""
         g = self.generator
         index = int(torch.randint(len(source), (1,), generator=g))
-        image = source.get(index)
+        top, left, flip = torch.rand(3, generator=g).tolist()
+        return source, index, top, left, self.flip and flip < 0.5
+
+    def _crop(self, image: torch.Tensor, top: float, left: float, flip: bool) -> torch.Tensor:
         h, w = image.shape[1:]
-        top = int(torch.randint(h - self.crop + 1, (1,), generator=g))
-        left = int(torch.randint(w - self.crop + 1, (1,), generator=g))
-        patch = image[:, top : top + self.crop, left : left + self.crop]
-        flip = bool(torch.rand((), generator=g) < 0.5)
-        if self.flip and flip:
-            patch = patch.flip(-1)
-        return patch
+        y = min(int(top * (h - self.crop + 1)), h - self.crop)
+        x = min(int(left * (w - self.crop + 1)), w - self.crop)
+        patch = image[:, y : y + self.crop, x : x + self.crop]
+        return patch.flip(-1) if flip else patch
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor]:
         """One batch: (hazy, clear), each float32 (B, 3, crop, crop) in [-1, 1]."""
-        hazy = torch.stack([self._draw(self.hazy) for _ in range(self.batch_size)])
-        clear = torch.stack([self._draw(self.clear) for _ in range(self.batch_size)])
-        return hazy.float() / 127.5 - 1.0, clear.float() / 127.5 - 1.0
+        plans = [self._plan(self.hazy) for _ in range(self.batch_size)]
+        plans += [self._plan(self.clear) for _ in range(self.batch_size)]
+        if self._pool is not None:
+            images = list(self._pool.map(lambda p: p[0].get(p[1]), plans))
+        else:
+            images = [source.get(index) for source, index, *_ in plans]
+        patches = [self._crop(image, *plan[2:]) for image, plan in zip(images, plans, strict=True)]
+        batch = torch.stack(patches).float() / 127.5 - 1.0
+        return batch[: self.batch_size], batch[self.batch_size :]
 
     def state_dict(self) -> dict:
         return {"generator": self.generator.get_state()}
