@@ -35,6 +35,13 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
 
 
+# Trivial jobs run in the Snakemake process itself, also on a cluster (no scheduler round trip).
+localrules:
+    all,
+    config_snapshot,
+    aggregate,
+
+
 rule all:
     input:
         f"{REPORTS}/index.html",

@@ -64,6 +64,7 @@ rule command_train:
         mem_mb=command_resource("mem_mb", 4000),
         runtime=command_resource("runtime", 60),
         gpu_slots=command_resource("gpu_slots", 0),
+        gpu=command_resource("gpus", 0),
     wildcard_constraints:
         run=_alternatives(COMMAND_RUNS) or NO_MATCH,
     log:
@@ -89,6 +90,7 @@ rule command_dehaze:
         mem_mb=command_resource("mem_mb", 4000),
         runtime=command_resource("runtime", 60),
         gpu_slots=command_resource("gpu_slots", 0),
+        gpu=command_resource("gpus", 0),
     wildcard_constraints:
         run=_alternatives(COMMAND_RUNS) or NO_MATCH,
     log:
