@@ -72,8 +72,7 @@ class CycleGAN(GANMethod):
     def step(self, hazy: torch.Tensor, clear: torch.Tensor) -> Iterator[tuple[str, torch.Tensor, dict]]:
         s = self.settings
         a, b, n = hazy, clear, hazy.shape[0]
-        lam_a, lam_b, lam_idt = s["lambda_A"], s["lambda_B"], s["lambda_identity"]
-        use_idt = lam_idt > 0
+        use_idt = s["lambda_identity"] > 0
         if s["batched"]:
             # pass 1: G_AB(a) = fake_B and G_AB(b) = idt_A; pass 2: G_BA(fake_B, b, a) = rec_A, fake_A, idt_B
             out_ab = self.G_AB(torch.cat((a, b)) if use_idt else a)
@@ -87,15 +86,7 @@ class CycleGAN(GANMethod):
             idt_a, idt_b = (self.G_AB(b), self.G_BA(a)) if use_idt else (None, None)
 
         set_requires_grad([self.D_A, self.D_B], False)
-        logs = {
-            "G_A": self.gan.g_loss(self.D_B(fake_b)),
-            "G_B": self.gan.g_loss(self.D_A(fake_a)),
-            "cycle_A": F.l1_loss(rec_a, a) * lam_a,
-            "cycle_B": F.l1_loss(rec_b, b) * lam_b,
-        }
-        if use_idt:
-            logs["idt_A"] = F.l1_loss(idt_a, b) * lam_b * lam_idt
-            logs["idt_B"] = F.l1_loss(idt_b, a) * lam_a * lam_idt
+        logs = self.generator_terms(a, b, fake_a, fake_b, rec_a, rec_b, idt_a, idt_b)
         loss_g = torch.stack(list(logs.values())).sum()
         logs = {k: v.detach() for k, v in logs.items()}
         logs["G"] = loss_g.detach()
@@ -106,6 +97,21 @@ class CycleGAN(GANMethod):
         loss_d_a = self._d_loss(self.D_A, a, self.pool_A.query(fake_a.detach()))
         loss_d = loss_d_a + loss_d_b  # disjoint parameters: one backward gives each D its own gradient
         yield "D", loss_d, {"D_A": loss_d_a.detach(), "D_B": loss_d_b.detach()}
+
+    def generator_terms(self, a, b, fake_a, fake_b, rec_a, rec_b, idt_a=None, idt_b=None) -> dict[str, torch.Tensor]:
+        """CycleGAN's generator loss terms (the caller has frozen D): adversarial, cycle, identity (if given)."""
+        s = self.settings
+        lam_a, lam_b, lam_idt = s["lambda_A"], s["lambda_B"], s["lambda_identity"]
+        terms = {
+            "G_A": self.gan.g_loss(self.D_B(fake_b)),
+            "G_B": self.gan.g_loss(self.D_A(fake_a)),
+            "cycle_A": F.l1_loss(rec_a, a) * lam_a,
+            "cycle_B": F.l1_loss(rec_b, b) * lam_b,
+        }
+        if idt_a is not None and idt_b is not None and lam_idt > 0:
+            terms["idt_A"] = F.l1_loss(idt_a, b) * lam_b * lam_idt
+            terms["idt_B"] = F.l1_loss(idt_b, a) * lam_a * lam_idt
+        return terms
 
     def extra_state(self) -> dict[str, Any]:
         """The image pools: training state saved in checkpoints by `cddgan.train`, kept out of model.pt."""

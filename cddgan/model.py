@@ -55,7 +55,6 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import torch
-import torch.nn.functional as F
 
 from baselines.cut import parse_layers
 from baselines.cyclegan import CycleGAN
@@ -215,16 +214,8 @@ class CDDGAN(CycleGAN):
                     c.negatives = c.neg(c.pooled, c.noise)
 
         set_requires_grad([self.D_A, self.D_B], False)
-        lam_a, lam_b, lam_idt = s["lambda_A"], s["lambda_B"], s["lambda_identity"]
-        logs = {
-            "G_A": self.gan.g_loss(self.D_B(fake_b)),
-            "G_B": self.gan.g_loss(self.D_A(fake_a)),
-            "cycle_A": F.l1_loss(rec_a, a) * lam_a,
-            "cycle_B": F.l1_loss(rec_b, b) * lam_b,
-        }
-        if use_idt:
-            logs["idt_A"] = F.l1_loss(out_ab[n:], b) * lam_b * lam_idt
-            logs["idt_B"] = F.l1_loss(out_ba[2 * n :], a) * lam_a * lam_idt
+        idt_a, idt_b = (out_ab[n:], out_ba[2 * n :]) if use_idt else (None, None)
+        logs = self.generator_terms(a, b, fake_a, fake_b, rec_a, rec_b, idt_a, idt_b)
         loss_g = torch.stack(list(logs.values())).sum()
         if ab is not None:
             total, parts = self._contrastive(ab, ba, detach_queries=False)
