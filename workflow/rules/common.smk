@@ -15,13 +15,17 @@ DEFAULT_CONFIG = REPO / "config" / "config.yaml"
 CONDA_ENV = str(REPO / "environment.yml")
 
 
-# Jobs run this checkout's code (`python -m cddgan`), whichever environment (venv, conda env) provides
+# Jobs run this checkout's code (`python3 -m cddgan`), whichever environment (venv, conda env) provides
 # the dependencies; job processes inherit this, on the local executor and through SLURM alike.
+# `python3` in the rules is this Snakemake's interpreter (first on PATH), or the rule's env with --use-conda.
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH", "")]))
+if "conda" not in str(getattr(workflow.deployment_settings, "deployment_method", "")).lower():
+    os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
 
 
 envvars:
     "PYTHONPATH",
+    "PATH",
 
 
 # Without --configfile the embedded default applies, with any --config overrides merged on top.

@@ -18,4 +18,4 @@ rule make_data:
     benchmark:
         f"{RESULTS}/benchmarks/make_data/{{dataset}}.tsv"
     shell:
-        "python -m cddgan make-data --name {wildcards.dataset:q} --spec {params.spec:q} --out {params.out:q} > {log:q} 2>&1"
+        "python3 -m cddgan make-data --name {wildcards.dataset:q} --spec {params.spec:q} --out {params.out:q} > {log:q} 2>&1"

@@ -20,5 +20,5 @@ rule dehaze:
     benchmark:
         f"{RESULTS}/benchmarks/dehaze/{{experiment}}/{{run}}/seed{{seed}}/{{dataset}}.tsv"
     shell:
-        "python -m cddgan dehaze --spec {params.spec:q} {params.model} --manifest {input.manifest:q} --out {output:q}"
+        "python3 -m cddgan dehaze --spec {params.spec:q} {params.model} --manifest {input.manifest:q} --out {output:q}"
         " > {log:q} 2>&1"

@@ -20,7 +20,7 @@ rule evaluate:
     benchmark:
         f"{RESULTS}/benchmarks/evaluate/{{experiment}}/{{run}}/seed{{seed}}/{{dataset}}.tsv"
     shell:
-        "python -m cddgan evaluate --manifest {input.manifest:q} --outputs {input.outputs:q} --protocol {params.protocol:q}"
+        "python3 -m cddgan evaluate --manifest {input.manifest:q} --outputs {input.outputs:q} --protocol {params.protocol:q}"
         " --weights {params.weights:q} --experiment {wildcards.experiment:q} --dataset {wildcards.dataset:q}"
         " --run {wildcards.run:q} --seed {wildcards.seed} --out {output:q} > {log:q} 2>&1"
 
@@ -44,7 +44,7 @@ rule efficiency:
     benchmark:
         f"{RESULTS}/benchmarks/efficiency/{{experiment}}/{{run}}.tsv"
     shell:
-        "python -m cddgan efficiency --spec {params.spec:q} --manifest {input.manifest:q} --out {output:q} > {log:q} 2>&1"
+        "python3 -m cddgan efficiency --spec {params.spec:q} --manifest {input.manifest:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule aggregate:
@@ -69,4 +69,4 @@ rule aggregate:
     benchmark:
         f"{RESULTS}/benchmarks/aggregate/aggregate.tsv"
     shell:
-        "python -m cddgan aggregate {input:q} --out-dir {params.out:q} > {log:q} 2>&1"
+        "python3 -m cddgan aggregate {input:q} --out-dir {params.out:q} > {log:q} 2>&1"

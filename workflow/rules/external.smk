@@ -16,7 +16,7 @@ rule stage_test_inputs:
     benchmark:
         f"{RESULTS}/benchmarks/stage_test_inputs/{{dataset}}.tsv"
     shell:
-        "python -m cddgan stage-inputs --manifest {input.manifest:q} --out {output:q} > {log:q} 2>&1"
+        "python3 -m cddgan stage-inputs --manifest {input.manifest:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule stage_train_inputs:
@@ -31,7 +31,7 @@ rule stage_train_inputs:
     benchmark:
         f"{RESULTS}/benchmarks/stage_train_inputs/{{dataset}}.tsv"
     shell:
-        "python -m cddgan stage-inputs --train --manifest {input.manifest:q} --out {output:q} > {log:q} 2>&1"
+        "python3 -m cddgan stage-inputs --train --manifest {input.manifest:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule command_setup:
@@ -118,5 +118,5 @@ rule collect_outputs:
     benchmark:
         f"{RESULTS}/benchmarks/collect_outputs/{{experiment}}/{{run}}/seed{{seed}}/{{dataset}}.tsv"
     shell:
-        "python -m cddgan collect --raw {input.raw:q} --inputs {input.inputs:q} --out {output:q}"
+        "python3 -m cddgan collect --raw {input.raw:q} --inputs {input.inputs:q} --out {output:q}"
         " --command-log {params.command_log:q} > {log:q} 2>&1"

@@ -46,4 +46,4 @@ rule report:
     benchmark:
         f"{RESULTS}/benchmarks/report/report.tsv"
     shell:
-        "python -m cddgan report --config {input.config:q} --results {params.results:q} --out {params.out:q} > {log:q} 2>&1"
+        "python3 -m cddgan report --config {input.config:q} --results {params.results:q} --out {params.out:q} > {log:q} 2>&1"

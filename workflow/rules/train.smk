@@ -21,6 +21,6 @@ rule train:
     benchmark:
         f"{RESULTS}/benchmarks/train/{{experiment}}/{{run}}/seed{{seed}}.tsv"
     shell:
-        "python -m cddgan train --spec {params.spec:q} --manifest {input.manifest:q} --model {output.model:q}"
+        "python3 -m cddgan train --spec {params.spec:q} --manifest {input.manifest:q} --model {output.model:q}"
         " --losses {output.losses:q} --checkpoint-dir {params.checkpoints:q} --status {params.status:q}"
         " > {log:q} 2>&1"
