@@ -124,32 +124,34 @@ class CUT(GANMethod):
         out, main_feats = self.G(inp, self.nce_layers) if reuse else (self.G(inp), [])
         fake = out[:b]
 
-        set_requires_grad(self.D, True)
-        loss_d_fake = self.gan.fake_loss(self.D(fake.detach()))
-        loss_d_real = self.gan.real_loss(self.D(clear))
-        loss_d = 0.5 * (loss_d_fake + loss_d_real)
-        yield (
-            "D",
-            loss_d,
-            {"D_real": loss_d_real.detach(), "D_fake": loss_d_fake.detach(), "D": loss_d.detach()},
-        )
+        yield ("D", *self.d_loss(fake, clear))
 
         set_requires_grad(self.D, False)  # no weight gradients for D during the G update
+        nces = self.nce_terms(real, out, main_feats, b, flipped, reuse) if use_nce else []
+        yield ("G", *self.g_loss(fake, nces))
+        set_requires_grad(self.D, True)
+
+    def d_loss(self, fake: torch.Tensor, clear: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        """The discriminator's loss 0.5 (fake term + real term), with both terms for the log."""
+        set_requires_grad(self.D, True)
+        loss_fake = self.gan.fake_loss(self.D(fake.detach()))
+        loss_real = self.gan.real_loss(self.D(clear))
+        return 0.5 * (loss_fake + loss_real), {"D_real": loss_real.detach(), "D_fake": loss_fake.detach()}
+
+    def g_loss(self, fake: torch.Tensor, nces: list[torch.Tensor]) -> tuple[torch.Tensor, dict]:
+        """The G-side loss (D frozen by the caller): lambda_gan GAN + the mean of the NCE terms, i.e.
+        CUT's 0.5 (NCE_X + NCE_Y) with identity NCE (`nces` already carry lambda_nce)."""
         logs: dict[str, torch.Tensor] = {}
         terms: list[torch.Tensor] = []
-        if s["lambda_gan"] > 0:
-            terms.append(self.gan.g_loss(self.D(fake)) * s["lambda_gan"])
+        if self.settings["lambda_gan"] > 0:
+            terms.append(self.gan.g_loss(self.D(fake)) * self.settings["lambda_gan"])
             logs["G_GAN"] = terms[-1].detach()
-        if use_nce:
-            nces = self.nce_terms(real, out, main_feats, b, flipped, reuse)
+        if nces:
             logs["NCE"] = nces[0].detach()
-            if idt:
+            if len(nces) > 1:
                 logs["NCE_Y"] = nces[1].detach()
-            terms.append(torch.stack(nces).mean())  # CUT: 0.5 * (NCE_X + NCE_Y)
-        loss_g = torch.stack(terms).sum()
-        logs["G"] = loss_g.detach()
-        yield "G", loss_g, logs
-        set_requires_grad(self.D, True)
+            terms.append(torch.stack(nces).mean())
+        return torch.stack(terms).sum(), logs
 
     def nce_terms(
         self, real: torch.Tensor, out: torch.Tensor, main_feats: Feats, b: int, flipped: bool, reuse: bool

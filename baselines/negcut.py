@@ -76,11 +76,7 @@ class NEGCUT(CUT):
         out, keys = self.G(real, self.nce_layers) if use_nce else (self.G(real), [])
         fake = out[:b]
 
-        set_requires_grad(self.D, True)
-        loss_d_fake = self.gan.fake_loss(self.D(fake.detach()))
-        loss_d_real = self.gan.real_loss(self.D(clear))
-        d_logs = {"D_real": loss_d_real.detach(), "D_fake": loss_d_fake.detach()}
-        yield "D", 0.5 * (loss_d_fake + loss_d_real), d_logs
+        yield ("D", *self.d_loss(fake, clear))
 
         if use_nce:
             keys = [f.detach() for f in keys]
@@ -98,19 +94,11 @@ class NEGCUT(CUT):
                 negatives = self.N(pooled, noise)
 
         set_requires_grad(self.D, False)
-        logs: dict[str, torch.Tensor] = {}
-        terms: list[torch.Tensor] = []
-        if s["lambda_gan"] > 0:
-            terms.append(self.gan.g_loss(self.D(fake)) * s["lambda_gan"])
-            logs["G_GAN"] = terms[-1].detach()
-        if use_nce:
-            nces = self.pair_nce(q, k, negatives, b)
-            logs["NCE"] = nces[0].detach()
-            if len(nces) > 1:
-                logs["NCE_Y"] = nces[1].detach()
-            terms.append(torch.stack(nces).mean())  # 0.5 * (NCE_X + NCE_Y), as CUT
-            logs["contrast"] = terms[-1].detach()
-        yield "G", torch.stack(terms).sum(), logs
+        nces = self.pair_nce(q, k, negatives, b) if use_nce else []
+        loss_g, logs = self.g_loss(fake, nces)
+        if nces:
+            logs["contrast"] = torch.stack(nces).mean().detach()
+        yield "G", loss_g, logs
         set_requires_grad(self.D, True)
 
     def pair_nce(
