@@ -68,15 +68,20 @@ TOP_DEFAULTS: dict[str, Any] = {
 }
 
 
+def parse_yaml(path: Path):
+    """Parse a YAML file; a syntax error becomes a ConfigError naming the file."""
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+
+
 def load_yaml(path: str | Path) -> dict:
     """Read a YAML config file, with errors that name the file."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+    data = parse_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of keys, got {type(data).__name__}")
     return data

@@ -11,8 +11,8 @@ import os
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
+from cddgan.config import parse_yaml
 from cddgan.errors import ConfigError
 
 REQUIRED = ("source", "method", "dataset")
@@ -33,10 +33,7 @@ def load_published(path: str | os.PathLike | None) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"published: {path} not found; set `published: null` in the config to show none")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+    data = parse_yaml(path)
     rows = data.get("rows") if isinstance(data, dict) else data
     if rows is None:
         rows = []
