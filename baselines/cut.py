@@ -111,13 +111,17 @@ class CUT(GANMethod):
         ]
         return torch.stack(losses).sum() * s["lambda_nce"] / len(losses)
 
-    def step(self, hazy: torch.Tensor, clear: torch.Tensor) -> Iterator[tuple[str, torch.Tensor, dict]]:
+    def host_decisions(self) -> dict[str, bool]:
+        """FastCUT's flip coin, from torch's CPU generator: reproducible from the seed, no device sync."""
+        return {"flipped": float(torch.rand(())) < 0.5} if self.settings.get("flip_equivariance") else {}
+
+    def step(
+        self, hazy: torch.Tensor, clear: torch.Tensor, flipped: bool = False
+    ) -> Iterator[tuple[str, torch.Tensor, dict]]:
         s = self.settings
         b = hazy.shape[0]
         use_nce = s["lambda_nce"] > 0
         idt = bool(s["nce_idt"]) and use_nce
-        # the coin comes from torch's CPU generator: reproducible from the seed, no device sync
-        flipped = bool(s["flip_equivariance"]) and float(torch.rand(())) < 0.5
         real = torch.cat((hazy, clear)) if idt else hazy
         inp = real.flip(3) if flipped else real
         reuse = bool(s["reuse_features"]) and use_nce

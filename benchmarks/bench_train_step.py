@@ -4,15 +4,21 @@ The faithful step is the plain float32 reference: the same method with its refer
 (`reuse_features: false` for the PatchNCE methods: keys recomputed with autograd in separate encoder
 passes; `batched: false` for CycleGAN: six separate generator passes) and none of the speed options. The
 harness step uses the method's defaults plus the options given (--amp, --channels-last, --fused-adam,
---compile). Both run through `cddgan.step.TrainStep`, exactly what the training loop runs. Each
-measurement runs in a fresh process so that its peak memory is its own.
+--compile, --cuda-graph). Both run through `cddgan.step.TrainStep`, exactly what the training loop runs.
+Each measurement runs in a fresh process so that its peak memory is its own. The batch lives on the
+device (compute only, as the reference measurement).
 
     python benchmarks/bench_train_step.py                       # CPU-sized nets, 64/128/256 px
-    python benchmarks/bench_train_step.py --paper-scale         # ngf 64, 9 blocks, ndf 64 (for GPUs)
-    python benchmarks/bench_train_step.py --amp --channels-last --fused-adam   # CUDA options
+    python benchmarks/bench_train_step.py --paper-scale --sizes 256 \
+        --amp --channels-last --fused-adam --cuda-graph --check 20 --sweep 1 2 4 8 --sweep-processes 4
 
-Prints a Markdown table: ms per iteration (median), iterations per second, peak memory (CUDA: max
-allocated; CPU: peak resident set of the measuring process) and faithful / harness time.
+Prints a Markdown table: ms per iteration (median of per-iteration times, each ended by a device sync),
+iterations per second, peak memory (CUDA: max allocated; CPU: peak resident set of the measuring
+process) and faithful / harness time. `--check N` trains the plain float32 step and the harness step
+from the same weights on the same batch for N iterations and prints how far the harness's losses (mean
+of the last five iterations) are from the plain ones. `--sweep` trains that many seeds of the first
+method in one process (`cddgan.step.StepGroup`, one CUDA graph with a stream per seed) and prints their
+total iterations per second; `--sweep-processes` runs that many single-seed processes side by side.
 """
 
 from __future__ import annotations
@@ -22,7 +28,9 @@ import json
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+import warnings
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,44 +43,12 @@ def measure(job: dict) -> dict:
 
     import torch
 
-    from cddgan.config import TRAINING_DEFAULTS
-    from cddgan.methods import load_plugins, method_class
-    from cddgan.step import TrainStep
-    from cddgan.train import resolve_device, seed_everything
-
     if job["threads"]:
         torch.set_num_threads(job["threads"])
-    device = resolve_device(job["device"])
-    load_plugins()
-    cls = method_class(job["method"])
-    settings = {k: v for k, v in job["settings"].items() if k in cls.defaults}
-    if job["variant"] == "faithful":
-        settings.update({k: v for k, v in FAITHFUL_FLAGS.items() if k in cls.defaults})
-    seed_everything(0)
-    method = cls(settings, device).to(device)
-    # The faithful step is the plain float32 reference: none of the speed options apply to it.
-    options = {} if job["variant"] == "faithful" else job["training"]
-    cfg = {**TRAINING_DEFAULTS, **options, "iterations": 10**6}
-    step = TrainStep(method, cfg, device)
-    size = job["size"]
-    hazy = torch.rand(1, 3, size, size) * 2 - 1
-    clear = torch.rand(1, 3, size, size) * 2 - 1
-
-    def sync() -> None:
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-
-    for _ in range(job["warmup"]):
-        step(hazy, clear)
-    sync()
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    times = []
-    for _ in range(job["repeats"]):
-        start = time.perf_counter()
-        step(hazy, clear)
-        sync()
-        times.append((time.perf_counter() - start) * 1000)
+    with warnings.catch_warnings(record=True) as seen:  # e.g. a failed capture: shown under the table
+        warnings.simplefilter("always")
+        method, step, times = _timed_steps(job)
+    device = step.device
     if device.type == "cuda":
         peak = torch.cuda.max_memory_allocated(device) / 2**20
         name = torch.cuda.get_device_name(device)
@@ -85,14 +61,164 @@ def measure(job: dict) -> dict:
         "peak_mb": peak,
         "device_name": name,
         "torch": torch.__version__,
-        "has_flag": any(k in cls.defaults for k in FAITHFUL_FLAGS),
+        "has_flag": any(k in type(method).defaults for k in FAITHFUL_FLAGS),
+        "graph": bool(step.graphs),
+        "warnings": sorted({str(w.message)[:300] for w in seen}),
     }
 
 
-def run_isolated(job: dict) -> dict:
-    """Run `measure(job)` in a fresh interpreter and return its result."""
+def _timed_steps(job: dict):
+    """Build, warm up (past a capture), then time `repeats` iterations, each ended by a device sync."""
+    import torch
+
+    method, step = build_step(job, job["variant"])
+    device = step.device
+    size = job["size"]
+    hazy = torch.rand(1, 3, size, size, device=device) * 2 - 1
+    clear = torch.rand(1, 3, size, size, device=device) * 2 - 1
+    # a captured step replays from the GRAPH_WARMUP + graph_warmup() + 1-th iteration on: warm up past it
+    warmup = job["warmup"] + (step.GRAPH_WARMUP + method.graph_warmup() + 1 if step.use_graph else 0)
+    for _ in range(warmup):
+        step(hazy, clear)
+    sync(device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    times = []
+    for _ in range(job["repeats"]):
+        start = time.perf_counter()
+        step(hazy, clear)
+        sync(device)
+        times.append((time.perf_counter() - start) * 1000)
+    return method, step, times
+
+
+def build_step(job: dict, variant: str, seed: int = 0):
+    """A method and its TrainStep for `variant` ("faithful": plain float32 reference; else the harness)."""
+    import torch
+
+    from cddgan.config import TRAINING_DEFAULTS
+    from cddgan.methods import load_plugins, method_class
+    from cddgan.step import TrainStep
+    from cddgan.train import resolve_device, seed_everything
+
+    device = resolve_device(job["device"])
+    load_plugins()
+    cls = method_class(job["method"])
+    settings = {k: v for k, v in job["settings"].items() if k in cls.defaults}
+    if variant == "faithful":
+        settings.update({k: v for k, v in FAITHFUL_FLAGS.items() if k in cls.defaults})
+    seed_everything(seed)
+    method = cls(settings, device).to(device)
+    options = {} if variant == "faithful" else job["training"]
+    return method, TrainStep(method, {**TRAINING_DEFAULTS, **options, "iterations": 10**6}, torch.device(device))
+
+
+def check(job: dict) -> dict:
+    """Plain float32 vs harness from the same weights, batch and seed for `check` iterations: per loss,
+    the relative difference of the means over the last five iterations; and whether every loss is finite."""
+    import math
+
+    import torch
+
+    if job["threads"]:
+        torch.set_num_threads(job["threads"])
+    means = {}
+    finite = True
+    for variant in ("faithful", "harness"):
+        method, step = build_step(job, variant)
+        gen = torch.Generator().manual_seed(1)
+        size = job["size"]
+        hazy, clear = ((torch.rand(1, 3, size, size, generator=gen) * 2 - 1).to(step.device) for _ in range(2))
+        history: list[dict[str, torch.Tensor]] = []
+        torch.manual_seed(0)
+        for _ in range(job["check"]):
+            history.append({})
+            step(hazy, clear, lambda name, value, h=history: h[-1].__setitem__(name, value.detach().float().clone()))
+        last = history[-5:]
+        means[variant] = {k: float(torch.stack([h[k] for h in last]).mean()) for k in last[-1]}
+        finite = finite and all(math.isfinite(float(v)) for h in history for v in h.values())
+        del method, step
+    ref, opt = means["faithful"], means["harness"]
+    rel = {k: abs(opt[k] - ref[k]) / max(abs(ref[k]), 1e-3) for k in ref if k in opt}
+    return {**job, "rel": rel, "finite": finite, "ref": ref, "opt": opt}
+
+
+def sweep(job: dict) -> dict:
+    """`runs` seeds of one method trained in this process by one StepGroup: total iterations per second."""
+    import torch
+
+    from cddgan.step import StepGroup
+
+    if job["threads"]:
+        torch.set_num_threads(job["threads"])
+    pairs = [build_step(job, "harness", seed) for seed in range(job["runs"])]
+    group = StepGroup([step for _, step in pairs])
+    device = pairs[0][1].device
+    size = job["size"]
+    batches = [
+        (torch.rand(1, 3, size, size, device=device) * 2 - 1, torch.rand(1, 3, size, size, device=device) * 2 - 1)
+        for _ in pairs
+    ]
+    warm = max(s.GRAPH_WARMUP + m.graph_warmup() for m, s in pairs) + 1 + job["warmup"]
+    for _ in range(warm):
+        group(batches)
+    sync(device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    start = time.perf_counter()
+    for _ in range(job["repeats"]):
+        group(batches)
+    sync(device)
+    seconds = time.perf_counter() - start
+    peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else float("nan")
+    total = job["runs"] * job["repeats"] / seconds
+    return {**job, "total_its": total, "graph": group.graph is not None, "peak_mb": peak}
+
+
+def throughput(job: dict) -> dict:
+    """One run's iterations per second over `seconds`, started when every process of the side-by-side
+    measurement is warm (each touches `barrier/<index>` and waits for all `processes` files)."""
+    import torch
+
+    if job["threads"]:
+        torch.set_num_threads(job["threads"])
+    method, step = build_step(job, "harness", job["index"])
+    device = step.device
+
+    size = job["size"]
+    hazy = torch.rand(1, 3, size, size, device=device) * 2 - 1
+    clear = torch.rand(1, 3, size, size, device=device) * 2 - 1
+    for _ in range(step.GRAPH_WARMUP + method.graph_warmup() + 1 + job["warmup"]):
+        step(hazy, clear)
+    sync(device)
+    barrier = Path(job["barrier"])
+    (barrier / str(job["index"])).touch()
+    deadline = time.time() + 300
+    while len(list(barrier.iterdir())) < job["processes"] and time.time() < deadline:
+        time.sleep(0.005)
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < job["seconds"]:
+        for _ in range(10):
+            step(hazy, clear)
+        count += 10
+        sync(device)
+    return {**job, "its": count / (time.perf_counter() - start), "graph": bool(step.graphs)}
+
+
+def sync(device) -> None:
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+WORKERS = {"measure": measure, "check": check, "sweep": sweep, "throughput": throughput}
+
+
+def run_isolated(job: dict, kind: str = "measure") -> dict:
+    """Run one worker (`kind`) on `job` in a fresh interpreter and return its result."""
     done = subprocess.run(
-        [sys.executable, __file__, "--worker", json.dumps(job)],
+        [sys.executable, __file__, "--worker", kind, json.dumps(job)],
         capture_output=True,
         text=True,
         check=False,
@@ -101,6 +227,28 @@ def run_isolated(job: dict) -> dict:
     if done.returncode != 0:
         return {**job, "error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"}
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_side_by_side(jobs: list[dict]) -> list[dict]:
+    """Start one `throughput` worker per job at once and collect their results."""
+    procs = [
+        subprocess.Popen(
+            [sys.executable, __file__, "--worker", "throughput", json.dumps(job)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+        )
+        for job in jobs
+    ]
+    results = []
+    for job, proc in zip(jobs, procs, strict=True):
+        out, err = proc.communicate()
+        if proc.returncode != 0:
+            results.append({**job, "error": err.strip().splitlines()[-1] if err.strip() else "failed"})
+        else:
+            results.append(json.loads(out.strip().splitlines()[-1]))
+    return results
 
 
 def main() -> None:
@@ -119,13 +267,20 @@ def main() -> None:
     parser.add_argument("--channels-last", action="store_true", help="channels_last (CUDA)")
     parser.add_argument("--fused-adam", action="store_true", help="fused Adam (CUDA)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the networks")
+    parser.add_argument("--cuda-graph", action="store_true", help="capture and replay the step (CUDA)")
     parser.add_argument("--no-faithful", action="store_true", help="skip the faithful step")
+    parser.add_argument("--no-table", action="store_true", help="skip the per-method table (e.g. sweep only)")
+    parser.add_argument("--check", type=int, default=0, help="numerics check over N iterations per method")
+    parser.add_argument("--sweep", nargs="*", type=int, default=[], help="seeds per process (StepGroup)")
+    parser.add_argument("--sweep-processes", nargs="*", type=int, default=[], help="single-seed processes side by side")
+    parser.add_argument("--sweep-seconds", type=float, default=5.0, help="measuring window of --sweep-processes")
     parser.add_argument("--json", help="also write the raw results here")
-    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         sys.path.insert(0, str(REPO))
-        print(json.dumps(measure(json.loads(args.worker))))
+        kind, job = args.worker
+        print(json.dumps(WORKERS[kind](json.loads(job))))
         return
 
     if args.paper_scale:
@@ -136,6 +291,15 @@ def main() -> None:
         "channels_last": args.channels_last,
         "fused_adam": args.fused_adam,
         "compile": args.compile,
+        "cuda_graph": args.cuda_graph,
+    }
+    base = {
+        "settings": settings,
+        "training": training,
+        "repeats": args.repeats,
+        "warmup": args.warmup,
+        "device": args.device,
+        "threads": args.threads,
     }
     variants = ["harness"] if args.no_faithful else ["harness", "faithful"]
     results = []
@@ -144,35 +308,79 @@ def main() -> None:
         f"median of {args.repeats} after {args.warmup} warm-up; options {training}",
         flush=True,
     )
-    print("| method | crop | harness ms/it | it/s | peak MB | faithful ms/it | faithful / harness | device |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |", flush=True)
-    for method in args.methods:
+    print("| method | crop | harness ms/it | it/s | peak MB | faithful ms/it | faithful / harness | graph | device |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |", flush=True)
+    for method in args.methods if not args.no_table else []:
         for size in args.sizes:
-            row = {}
-            for variant in variants:
-                job = {
-                    "method": method,
-                    "size": size,
-                    "variant": variant,
-                    "settings": settings,
-                    "training": training,
-                    "repeats": args.repeats,
-                    "warmup": args.warmup,
-                    "device": args.device,
-                    "threads": args.threads,
-                }
-                row[variant] = run_isolated(job)
-                results.append(row[variant])
+            row = {v: run_isolated({**base, "method": method, "size": size, "variant": v}) for v in variants}
+            results.extend(row.values())
             h = row["harness"]
             if "error" in h:
-                print(f"| {method} | {size} | error: {h['error']} | | | | | |", flush=True)
+                print(f"| {method} | {size} | error: {h['error']} | | | | | | |", flush=True)
                 continue
             f = row.get("faithful", {})
             faithful = f"{f['ms']:.1f}" if f.get("has_flag") and "ms" in f else "–"
             ratio = f"{f['ms'] / h['ms']:.2f}" if f.get("has_flag") and "ms" in f else "–"
+            if "ms" in f and not f.get("has_flag"):  # no reference-work flag: faithful = plain float32
+                faithful, ratio = f"{f['ms']:.1f}", f"{f['ms'] / h['ms']:.2f}"
             print(
                 f"| {method} | {size} | {h['ms']:.1f} | {1000 / h['ms']:.2f} | {h['peak_mb']:.0f} | "
-                f"{faithful} | {ratio} | {h['device_name']} |",
+                f"{faithful} | {ratio} | {'yes' if h['graph'] else 'no'} | {h['device_name']} |",
+                flush=True,
+            )
+            for text in h.get("warnings", []):
+                print(f"<!-- {method} {size}: warning: {text} -->", flush=True)
+    if args.check:
+        print(f"\n# numerics: harness vs plain float32, {args.check} iterations, |mean of last 5| relative")
+        print("| method | crop | G | D | largest (loss) | all finite |")
+        print("| --- | --- | --- | --- | --- | --- |", flush=True)
+        for method in args.methods:
+            size = args.sizes[-1]
+            r = run_isolated({**base, "method": method, "size": size, "check": args.check}, "check")
+            results.append(r)
+            if "error" in r:
+                print(f"| {method} | {size} | error: {r['error']} | | | |", flush=True)
+                continue
+            rel = r["rel"]
+            worst = max(rel, key=rel.get)
+            print(
+                f"| {method} | {size} | {rel.get('G', float('nan')):.2e} | {rel.get('D', float('nan')):.2e} | "
+                f"{rel[worst]:.2e} ({worst}) | {r['finite']} |",
+                flush=True,
+            )
+    if args.sweep or args.sweep_processes:
+        method, size = args.methods[0], args.sizes[-1]
+        print(f"\n# seed sweep: {method} at {size} px, total iterations per second on one device")
+        print("| mechanism | runs | total it/s | per run ms/it | peak MB | graph |")
+        print("| --- | --- | --- | --- | --- | --- |", flush=True)
+        for runs in args.sweep:
+            r = run_isolated({**base, "method": method, "size": size, "runs": runs}, "sweep")
+            results.append(r)
+            if "error" in r:
+                print(f"| one process, StepGroup | {runs} | error: {r['error']} | | | |", flush=True)
+                continue
+            print(
+                f"| one process, StepGroup | {runs} | {r['total_its']:.1f} | {1000 * runs / r['total_its']:.1f} | "
+                f"{r['peak_mb']:.0f} | {'yes' if r['graph'] else 'no'} |",
+                flush=True,
+            )
+        for processes in args.sweep_processes:
+            with tempfile.TemporaryDirectory() as barrier:
+                jobs = [
+                    {**base, "method": method, "size": size, "index": i, "processes": processes,
+                     "barrier": barrier, "seconds": args.sweep_seconds}
+                    for i in range(processes)
+                ]
+                rs = run_side_by_side(jobs)
+            results.extend(rs)
+            errors = [r["error"] for r in rs if "error" in r]
+            if errors:
+                print(f"| processes side by side | {processes} | error: {errors[0]} | | | |", flush=True)
+                continue
+            total = sum(r["its"] for r in rs)
+            print(
+                f"| processes side by side | {processes} | {total:.1f} | {1000 * processes / total:.1f} | – | "
+                f"{'yes' if all(r['graph'] for r in rs) else 'no'} |",
                 flush=True,
             )
     if args.json:

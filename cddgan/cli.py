@@ -118,7 +118,11 @@ def cmd_efficiency(args: argparse.Namespace) -> None:
         with tempfile.TemporaryDirectory() as scratch:
             trainer = Trainer(spec, args.manifest, scratch, progress=False)
             hazy, clear = trainer.sampler.next()
-            result = measure(trainer.method, trainer.device, lambda: trainer.train_step(hazy, clear), repeats)
+            step = trainer.step  # with CUDA graphs, time the replayed iterations, not the warm-up and capture
+            warmup = 1 + (step.GRAPH_WARMUP + trainer.method.graph_warmup() + 1 if step.use_graph else 0)
+            result = measure(
+                trainer.method, trainer.device, lambda: trainer.train_step(hazy, clear), repeats, train_warmup=warmup
+            )
     else:
         method = build_method(spec, device)
         with torch.inference_mode():

@@ -47,6 +47,7 @@ TRAINING_DEFAULTS: dict[str, Any] = {
     "channels_last": False,
     "compile": False,
     "fused_adam": False,
+    "cuda_graph": False,
     "threads": None,
     "workers": 0,
     "cache_images": "auto",

@@ -90,16 +90,22 @@ def device_name(device: torch.device) -> str:
 
 
 def measure(
-    method: Method, device: torch.device, train_step=None, repeats: int = 5, image_size=EFFICIENCY_SIZE
+    method: Method,
+    device: torch.device,
+    train_step=None,
+    repeats: int = 5,
+    image_size=EFFICIENCY_SIZE,
+    train_warmup: int = 1,
 ) -> dict[str, Any]:
-    """All efficiency figures of one method. `train_step` is a zero-argument callable or None."""
+    """All efficiency figures of one method. `train_step` is a zero-argument callable or None; it runs
+    `train_warmup` times before it is timed."""
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     x = torch.rand(1, 3, *image_size, device=device)
     params = called_parameters(method, x)
     macs = count_macs(method, x)
     infer = time_ms(lambda: _infer(method, x), device, repeats)
-    train = time_ms(train_step, device, repeats) if train_step is not None else None
+    train = time_ms(train_step, device, repeats, train_warmup) if train_step is not None else None
     return {
         "params": params,
         "macs": macs,

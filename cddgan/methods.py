@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Hashable, Iterator, Mapping
 from typing import Any, ClassVar
 
 import torch
@@ -103,6 +103,12 @@ class GANMethod(Method, nn.Module):
     `step` is a generator: it yields ``(group, loss, logs)`` once per optimiser update, in update order.
     The loop zeroes that group's gradients, back-propagates the loss, steps its optimiser, then resumes the
     generator. `logs` maps names to floats (or 0-dim tensors) written to losses.csv.
+
+    CUDA graphs (`training.cuda_graph`) replay one captured iteration, so everything the host decides
+    inside `step` is frozen at capture. A method whose iteration branches on a host-side draw returns
+    that draw from `host_decisions()`; the loop calls it before every iteration, passes the result to
+    `step` as keyword arguments and keeps one graph per distinct value. A method whose tensor shapes
+    change during its first iterations (a queue filling up) says how many in `graph_warmup()`.
     """
 
     trainable: ClassVar[bool] = True
@@ -130,6 +136,14 @@ class GANMethod(Method, nn.Module):
 
     def after_step(self) -> None:
         """Hook run after every iteration (e.g. EMA updates). Default: nothing."""
+
+    def host_decisions(self) -> dict[str, Hashable]:
+        """Host-side random choices of the next iteration, passed to `step` as keywords. Default: none."""
+        return {}
+
+    def graph_warmup(self) -> int:
+        """Iterations after which every iteration runs the same kernels on same-shaped tensors."""
+        return 0
 
     @torch.no_grad()
     def dehaze(self, hazy: torch.Tensor) -> torch.Tensor:

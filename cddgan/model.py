@@ -171,6 +171,10 @@ class CDDGAN(CycleGAN):
             groups["N"] = [p for _, n in self._directions() if n is not None for p in n.parameters()]
         return groups
 
+    def graph_warmup(self) -> int:
+        """Until the negative queue is full its length, and so the NCE shapes, change every iteration."""
+        return int(self.settings["queue_size"]) if self.use_neg else 0
+
     def after_step(self) -> None:
         for heads, neg in self._directions():
             if neg is not None:

@@ -3,14 +3,16 @@
 Shared by the training loop (`cddgan.train.Trainer`), the efficiency measurement and the benchmarks, so
 that what is timed is exactly what is trained. The method yields `(group, loss, logs)` per update; this
 class zeroes that group's gradients, back-propagates, steps its Adam, and finally runs the method's
-post-step hook and the schedule.
+post-step hook and the schedule. On CUDA, `cuda_graph` replays a captured iteration (see `TrainStep`),
+and `StepGroup` trains several runs (the seeds of a sweep) in one process and one graph.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from contextlib import nullcontext
+from functools import partial
 from typing import Any
 
 import torch
@@ -35,9 +37,15 @@ def compile_networks(method: GANMethod) -> bool:
     """`torch.compile` each top-level network in place (state-dict keys unchanged); False if unavailable.
 
     The generator-based `step` itself is Python control flow and stays eager; the networks are where the
-    time goes. Any failure to set up compilation falls back to eager mode with a warning.
+    time goes. Any failure to set up compilation falls back to eager mode with a warning, and a network
+    whose compilation fails at its first call runs eagerly (dynamo's `suppress_errors`). A compiled
+    kernel that fails while running is not caught: with torch 2.14 on the CPU, inductor's code for the
+    replication pad's backward (BlurUp) fails its own stride check, so `compile` is an option for CUDA.
     """
     try:
+        import torch._dynamo
+
+        torch._dynamo.config.suppress_errors = True
         for module in method.children():
             if any(True for _ in module.parameters()):
                 module.compile()
@@ -48,19 +56,34 @@ def compile_networks(method: GANMethod) -> bool:
 
 
 class TrainStep:
-    """Optimisers + schedule + one iteration for a `GANMethod` under the shared training settings."""
+    """Optimisers + schedule + one iteration for a `GANMethod` under the shared training settings.
+
+    With `cuda_graph` (CUDA only) the first iterations run eagerly on a side stream (Adam's state, cuDNN's
+    choices and the method's warm-up settle), then one iteration is captured in a CUDA graph and every
+    later iteration copies its batch into the graph's input tensors and replays it: the forward passes,
+    all backward passes, every Adam step and `after_step`, as one launch. Adam is then `capturable` with
+    the learning rate in a device tensor that the schedule fills between replays. One graph is kept per
+    batch shape and per value of the method's `host_decisions()`. A capture that fails (a method that
+    reads tensors on the host) warns and leaves the run eager.
+    """
+
+    #: eager iterations before a capture (on top of the method's own `graph_warmup()`)
+    GRAPH_WARMUP = 3
 
     def __init__(self, method: GANMethod, cfg: Mapping[str, Any], device: torch.device) -> None:
         self.method = method
         self.cfg = cfg
         self.device = device
+        self.use_graph = bool(cfg.get("cuda_graph")) and device.type == "cuda"
         fused = bool(cfg.get("fused_adam")) and device.type == "cuda"
+        lr = float(cfg["lr"])
         self.optimizers = {
             name: torch.optim.Adam(
                 params,
-                lr=float(cfg["lr"]),
+                lr=torch.tensor(lr, device=device) if self.use_graph else lr,
                 betas=(float(cfg["beta1"]), float(cfg["beta2"])),
                 fused=fused or None,
+                capturable=self.use_graph,
             )
             for name, params in method.optim_groups().items()
         }
@@ -73,9 +96,14 @@ class TrainStep:
         self.amp = bool(cfg.get("amp"))
         if cfg.get("compile"):
             compile_networks(method)
+        self.calls = 0
+        self.graphs: dict[Hashable, CapturedStep] = {}
 
     def _autocast(self):
-        return torch.autocast(self.device.type, dtype=torch.bfloat16) if self.amp else nullcontext()
+        if not self.amp:
+            return nullcontext()
+        # no weight-cast cache across a captured region: every replay must cast the updated weights
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, cache_enabled=not self.use_graph)
 
     def prepare(self, x: torch.Tensor) -> torch.Tensor:
         """Move a batch to the device (and to channels_last when asked)."""
@@ -83,7 +111,31 @@ class TrainStep:
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
     def __call__(self, hazy: torch.Tensor, clear: torch.Tensor, record: Record | None = None) -> None:
-        steps = self.method.step(self.prepare(hazy), self.prepare(clear))
+        hazy, clear = self.prepare(hazy), self.prepare(clear)
+        decisions = self.method.host_decisions()
+        self.calls += 1
+        if not self.use_graph:
+            self.run(hazy, clear, decisions, record)
+        elif self.calls <= self.GRAPH_WARMUP + self.method.graph_warmup():
+            on_side_stream(self.device, lambda: self.run(hazy, clear, decisions, record))
+        else:
+            key = (tuple(sorted(decisions.items())), tuple(hazy.shape), tuple(clear.shape))
+            captured = self.graphs.get(key) or self._capture(key, hazy, clear, decisions)
+            if captured is None:
+                self.run(hazy, clear, decisions, record)
+            else:
+                captured.replay(hazy, clear, record)
+        self.schedule()
+
+    def run(
+        self,
+        hazy: torch.Tensor,
+        clear: torch.Tensor,
+        decisions: Mapping[str, Hashable],
+        record: Record | None = None,
+    ) -> None:
+        """One eager iteration: every update the method yields, then its `after_step` (no schedule)."""
+        steps = self.method.step(hazy, clear, **decisions)
         while True:
             with self._autocast():
                 try:
@@ -100,8 +152,28 @@ class TrainStep:
                 for name, value in logs.items():
                     record(name, value)
         self.method.after_step()
+
+    def schedule(self) -> None:
+        """Advance every learning-rate schedule by one iteration."""
         for scheduler in self.schedulers.values():
             scheduler.step()
+
+    def _capture(
+        self, key: Hashable, hazy: torch.Tensor, clear: torch.Tensor, decisions: Mapping[str, Hashable]
+    ) -> CapturedStep | None:
+        try:
+            captured = CapturedStep.capture(self, hazy, clear, decisions)
+        except Exception as exc:  # a graph is an optimisation, never a reason to stop a run
+            warnings.warn(
+                f"CUDA graph capture of {type(self.method).__name__}'s step failed ({exc}); "
+                "training eagerly",
+                stacklevel=3,
+            )
+            self.use_graph = False
+            self.graphs.clear()
+            return None
+        self.graphs[key] = captured
+        return captured
 
     def state_dict(self) -> dict:
         return {
@@ -112,5 +184,136 @@ class TrainStep:
     def load_state_dict(self, state: Mapping) -> None:
         for name, opt in self.optimizers.items():
             opt.load_state_dict(state["optimizers"][name])
+            for group in opt.param_groups:  # the saved run may have used the other mode: lr as a float/tensor
+                lr = float(group["lr"])
+                group["lr"] = torch.tensor(lr, device=self.device) if self.use_graph else lr
         for name, sched in self.schedulers.items():
             sched.load_state_dict(state["schedulers"][name])
+        self.graphs.clear()  # the optimisers' state tensors were replaced: recapture
+
+
+def on_side_stream(device: torch.device, work: Callable[[], None]) -> None:
+    """Run `work` on a fresh stream ordered after (and before) the current one: how eager warm-up
+    iterations must run before a CUDA graph capture."""
+    side = torch.cuda.Stream(device)
+    side.wait_stream(torch.cuda.current_stream(device))
+    with torch.cuda.stream(side):
+        work()
+    torch.cuda.current_stream(device).wait_stream(side)
+
+
+class CapturedStep:
+    """One iteration of a `TrainStep` as a CUDA graph, with its static inputs and logged tensors."""
+
+    def __init__(
+        self,
+        graph: torch.cuda.CUDAGraph,
+        inputs: list[tuple[torch.Tensor, torch.Tensor]],
+        logs: list[list[tuple[str, Any]]],
+    ) -> None:
+        self.graph, self.inputs, self.logs = graph, inputs, logs
+
+    @classmethod
+    def capture(
+        cls, step: TrainStep, hazy: torch.Tensor, clear: torch.Tensor, decisions: Mapping[str, Hashable]
+    ) -> CapturedStep:
+        return cls.capture_group([step], [(hazy, clear)], [decisions])
+
+    @classmethod
+    def capture_group(
+        cls,
+        steps: list[TrainStep],
+        batches: list[tuple[torch.Tensor, torch.Tensor]],
+        decisions: list[Mapping[str, Hashable]],
+    ) -> CapturedStep:
+        """Capture one iteration of every step in one graph; with several, each on its own stream, so that
+        their kernels may overlap on the GPU. Capturing records work without running it."""
+        device = steps[0].device
+        inputs = [(h.clone(), c.clone()) for h, c in batches]
+        logs: list[list[tuple[str, Any]]] = [[] for _ in steps]
+        streams = [torch.cuda.Stream(device) for _ in steps] if len(steps) > 1 else []
+        for step in steps:
+            for optimizer in step.optimizers.values():
+                optimizer.zero_grad(set_to_none=True)  # gradients then live in the graph's memory pool
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            origin = torch.cuda.current_stream(device)
+            for i, step in enumerate(steps):
+                collect = logs[i].append
+                run = partial(step.run, *inputs[i], decisions[i], lambda name, value, c=collect: c((name, value)))
+                if streams:
+                    streams[i].wait_stream(origin)
+                    with torch.cuda.stream(streams[i]):
+                        run()
+                else:
+                    run()
+            for stream in streams:
+                origin.wait_stream(stream)
+        return cls(graph, inputs, logs)
+
+    def replay(self, hazy: torch.Tensor, clear: torch.Tensor, record: Record | None = None) -> None:
+        self.replay_group([(hazy, clear)], [record])
+
+    def replay_group(
+        self, batches: list[tuple[torch.Tensor, torch.Tensor]], records: list[Record | None]
+    ) -> None:
+        """Copy the batches into the captured inputs, replay, and hand the logged tensors to `records`."""
+        for (static_h, static_c), (hazy, clear) in zip(self.inputs, batches, strict=True):
+            static_h.copy_(hazy, non_blocking=True)
+            static_c.copy_(clear, non_blocking=True)
+        self.graph.replay()
+        for logs, record in zip(self.logs, records, strict=True):
+            if record is not None:
+                for name, value in logs:
+                    record(name, value)
+
+
+class StepGroup:
+    """Several independent runs (e.g. the seeds of a sweep) trained in one process, one iteration each per
+    call. With CUDA graphs all runs' iterations are captured in one graph, a stream per run, so that the
+    GPU overlaps their kernels; otherwise the runs step one after another.
+
+    One graph for all, rather than one per run replayed on several streams: each replay re-bases the
+    device RNG's offset, so graphs replayed concurrently would race on it. In one graph every random op
+    has its own offset; a run's random numbers then depend on the group it trains in (its weights'
+    initialisation does not: that happens before, from its own seed).
+    """
+
+    def __init__(self, steps: list[TrainStep]) -> None:
+        if not steps:
+            raise ValueError("a StepGroup needs at least one TrainStep")
+        self.steps = steps
+        self.use_graph = all(s.use_graph for s in steps)
+        self.calls = 0
+        self.graph: CapturedStep | None = None
+
+    def __call__(
+        self, batches: list[tuple[torch.Tensor, torch.Tensor]], records: list[Record | None] | None = None
+    ) -> None:
+        records = records if records is not None else [None] * len(self.steps)
+        prepared = [(s.prepare(h), s.prepare(c)) for s, (h, c) in zip(self.steps, batches, strict=True)]
+        decisions = [s.method.host_decisions() for s in self.steps]
+        self.calls += 1
+        warm = max(s.GRAPH_WARMUP + s.method.graph_warmup() for s in self.steps)
+        if self.use_graph and any(decisions):
+            self.use_graph = False  # host-side branches: one graph per combination would be needed
+        if not self.use_graph or self.calls <= warm:
+            for step, (h, c), d, r in zip(self.steps, prepared, decisions, records, strict=True):
+                if self.use_graph:
+                    on_side_stream(step.device, partial(step.run, h, c, d, r))
+                else:
+                    step.run(h, c, d, r)
+        else:
+            if self.graph is None:
+                try:
+                    self.graph = CapturedStep.capture_group(self.steps, prepared, decisions)
+                except Exception as exc:  # as in TrainStep: fall back to eager iterations
+                    warnings.warn(f"CUDA graph capture of the group failed ({exc}); training eagerly", stacklevel=2)
+                    self.use_graph = False
+                    for step, (h, c), d, r in zip(self.steps, prepared, decisions, records, strict=True):
+                        step.run(h, c, d, r)
+            if self.graph is not None:
+                self.graph.replay_group(prepared, records)
+        for step in self.steps:
+            step.schedule()
+

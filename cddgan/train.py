@@ -207,7 +207,7 @@ class Trainer:
                 f"{self.iteration - self.window_count + 1} and {self.iteration}; training stopped. {where} "
                 "Lower training.lr or check the data."
             )
-        lr = next(iter(self.step.optimizers.values())).param_groups[0]["lr"]
+        lr = float(next(iter(self.step.optimizers.values())).param_groups[0]["lr"])  # a tensor with graphs
         row = {"iteration": self.iteration, "time_s": round(self.elapsed, 3), "lr": lr}
         row.update({n: float(v) for n, v in zip(names, values.tolist(), strict=True)})
         self.rows.append(row)

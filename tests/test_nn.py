@@ -239,7 +239,7 @@ def test_pool_fills_first_then_mixes_old_and_new_and_stores_at_most_size():
         assert all(v in new or v in seen for v in out)  # either the new image or an earlier one
         old += sum(v not in new for v in out)
         seen |= new
-        assert len(pool.images) == 4
+        assert pool.stored() == 4
     assert 60 < old < 140  # about half of the 200 answers are history (seeded, so deterministic)
 
 

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from cddgan.nn import PatchSampleF, ResnetGenerator, patch_nce_loss
+from cddgan.nn.patchnce import l2_normalize
 
 
 def unit_rows(rng: np.random.Generator, *shape: int) -> np.ndarray:
@@ -147,3 +148,14 @@ def test_gradients_reach_generator_and_heads_through_the_queries_only():
     assert g.model[1].weight.grad.abs().sum() > 0  # first conv: reached through the query pass
     assert g.model[-2].weight.grad.abs().sum() > 0  # last conv: reached only through `fake`
     assert all(k.grad is None for k in keys)  # the loss detaches the key projections
+
+
+def test_l2_normalize_has_a_finite_gradient_at_a_zero_row_not_nan():
+    """A feature vector that ReLU zeroed maps to a zero row (zero-initialised head biases): the references'
+    normalisation gave NaN gradients there and killed narrow runs within two iterations."""
+    x = torch.tensor([[0.0, 0.0, 0.0], [3.0, 4.0, 0.0]], requires_grad=True)
+    y = l2_normalize(x)
+    torch.testing.assert_close(y[1].detach(), torch.tensor([0.6, 0.8, 0.0]), rtol=1e-6, atol=1e-7)
+    y.sum().backward()
+    assert torch.isfinite(x.grad).all()
+    torch.testing.assert_close(x.grad[0], torch.full((3,), 1e7))  # y = x / eps near 0: slope 1 / eps

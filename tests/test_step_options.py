@@ -8,7 +8,7 @@ import torch
 
 from cddgan.config import TRAINING_DEFAULTS
 from cddgan.methods import method_class
-from cddgan.step import TrainStep, compile_networks
+from cddgan.step import StepGroup, TrainStep, compile_networks
 
 TINY = {"ngf": 4, "n_blocks": 1, "ndf": 4, "num_patches": 16, "nce_layers": [0, 4, 8, 12]}
 
@@ -56,3 +56,104 @@ def test_compile_failure_falls_back_to_eager(monkeypatch):
         assert compile_networks(method) is False
     step = TrainStep(method, {**TRAINING_DEFAULTS, "iterations": 10}, torch.device("cpu"))
     step(torch.rand(1, 3, 32, 32) * 2 - 1, torch.rand(1, 3, 32, 32) * 2 - 1)
+
+
+# ---------------------------------------------------------------- CUDA-graph code paths the CPU can check
+
+
+def test_cuda_graph_flag_is_ignored_on_the_cpu_and_changes_nothing():
+    def weights_after(cuda_graph: bool) -> dict[str, torch.Tensor]:
+        torch.manual_seed(0)
+        method = method_class("cut")(TINY)
+        cfg = {**TRAINING_DEFAULTS, "iterations": 10, "cuda_graph": cuda_graph}
+        step = TrainStep(method, cfg, torch.device("cpu"))
+        assert not step.use_graph
+        for i in range(6):
+            torch.manual_seed(i)
+            step(torch.rand(1, 3, 24, 24) * 2 - 1, torch.rand(1, 3, 24, 24) * 2 - 1)
+        assert not step.graphs
+        return method.state_dict()
+
+    plain, flagged = weights_after(False), weights_after(True)
+    assert all(torch.equal(plain[k], flagged[k]) for k in plain)
+
+
+def test_step_group_on_the_cpu_equals_the_runs_stepped_in_turn():
+    """A group steps its runs one after another from the shared RNG: the same as doing that by hand."""
+
+    def build(seed: int) -> TrainStep:
+        torch.manual_seed(seed)
+        return TrainStep(method_class("cut")(TINY), {**TRAINING_DEFAULTS, "iterations": 10}, torch.device("cpu"))
+
+    def pair() -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.rand(1, 3, 24, 24) * 2 - 1, torch.rand(1, 3, 24, 24) * 2 - 1
+
+    batches = [[pair(), pair()] for _ in range(3)]
+    grouped, by_hand = [build(0), build(1)], [build(0), build(1)]
+    group = StepGroup(grouped)
+    torch.manual_seed(7)
+    for pair in batches:
+        group(pair)
+    torch.manual_seed(7)
+    for pair in batches:
+        for step, (hazy, clear) in zip(by_hand, pair, strict=True):
+            step(hazy, clear)
+    for g, h in zip(grouped, by_hand, strict=True):
+        a, b = g.method.state_dict(), h.method.state_dict()
+        assert all(torch.equal(a[k], b[k]) for k in a)
+        assert g.schedulers["G"].last_epoch == h.schedulers["G"].last_epoch == 3
+    assert not torch.equal(grouped[0].method.G.model[1].weight, grouped[1].method.G.model[1].weight)
+
+
+def test_host_decisions_reach_step_as_keywords_once_per_iteration():
+    """FastCUT's flip coin is drawn by the loop, before the step, and handed to it."""
+    method = method_class("fastcut")(TINY)
+    seen: list[bool] = []
+    original = method.step
+
+    def spy(hazy, clear, **decisions):
+        seen.append(decisions["flipped"])
+        return original(hazy, clear, **decisions)
+
+    method.step = spy
+    step = TrainStep(method, {**TRAINING_DEFAULTS, "iterations": 10}, torch.device("cpu"))
+    torch.manual_seed(0)
+    want = [float(torch.rand(())) < 0.5 for _ in range(20)]
+    torch.manual_seed(0)
+    for _ in range(20):
+        step(torch.rand(1, 3, 24, 24) * 2 - 1, torch.rand(1, 3, 24, 24) * 2 - 1)
+    assert len(seen) == 20 and set(seen) == {True, False}
+    assert seen[0] == want[0]  # the coin is the iteration's first draw from torch's CPU generator
+    assert method_class("cut")(TINY).host_decisions() == {}
+
+
+def test_failed_capture_warns_and_leaves_the_run_eager(monkeypatch):
+    """On the CPU no capture happens; force one to fail to see the fallback."""
+    from cddgan import step as step_module
+
+    method = method_class("cut")(TINY)
+    step = TrainStep(method, {**TRAINING_DEFAULTS, "iterations": 10}, torch.device("cpu"))
+    step.use_graph = True  # pretend: the capture below is the first thing that touches CUDA
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("operation not permitted when stream is capturing")
+
+    monkeypatch.setattr(step_module.CapturedStep, "capture", broken)
+    monkeypatch.setattr(step_module, "on_side_stream", lambda device, work: work())
+    before = method.G.model[1].weight.detach().clone()
+    with pytest.warns(UserWarning, match="capture of CUT's step failed"):
+        for _ in range(step.GRAPH_WARMUP + 2):
+            step(torch.rand(1, 3, 24, 24) * 2 - 1, torch.rand(1, 3, 24, 24) * 2 - 1)
+    assert not step.use_graph and not step.graphs
+    assert step.schedulers["G"].last_epoch == step.GRAPH_WARMUP + 2  # every iteration ran and was scheduled
+    assert not torch.equal(before, method.G.model[1].weight)
+
+
+def test_loading_a_state_keeps_the_learning_rate_a_float_on_the_cpu():
+    method = method_class("cut")(TINY)
+    step = TrainStep(method, {**TRAINING_DEFAULTS, "iterations": 10}, torch.device("cpu"))
+    state = step.state_dict()
+    state["optimizers"]["G"]["param_groups"][0]["lr"] = torch.tensor(1e-4)  # as a graph-mode run saves it
+    step.load_state_dict(state)
+    assert step.optimizers["G"].param_groups[0]["lr"] == pytest.approx(1e-4)
+    assert isinstance(step.optimizers["G"].param_groups[0]["lr"], float)

@@ -13,7 +13,8 @@ and adds a FIFO queue of past negatives and an image-level "clear exemplar" term
   run is exact.
 - `NegativeQueue`: the generated negatives of the last Q iterations (detached), appended to the current
   ones. Buffers (negatives, write pointer, fill count) with a host-side copy of the two counters, so
-  reading the queue never needs a device-to-host sync.
+  reading the queue never needs a device-to-host sync, and pushes that write the device pointer (CUDA
+  graphs).
 - `AdversarialNegatives`: the three for one set of projection heads; the optimiser group of its
   generators is `generators.parameters()`.
 - Losses: `nce_per_image` (PatchNCE averaged per image and over layers), `diversity_loss` (NEGCUT's
@@ -138,7 +139,8 @@ class NegativeQueue(nn.Module):
         self.ptr, self.fill = int(self.write_ptr), int(self.count)
 
     def stored(self) -> torch.Tensor:
-        """The filled slots, oldest first: (L, fill, K, nc)."""
+        """The filled slots, oldest first: (L, fill, K, nc). Reads the device counters (a sync)."""
+        self._sync_from_buffers()
         order = [(self.ptr - self.fill + i) % self.size for i in range(self.fill)]
         return self.items[:, order]
 
@@ -155,17 +157,22 @@ class NegativeQueue(nn.Module):
 
     @torch.no_grad()
     def push(self, negatives: Sequence[torch.Tensor]) -> None:
-        """Store this iteration's negatives (one (B, K, nc) per layer), detached, over the oldest slot."""
+        """Store this iteration's negatives (one (B, K, nc) per layer), detached, over the oldest slot.
+
+        The slot is the device-side `write_ptr`, so a push captured in a CUDA graph writes the right slot
+        on every replay; the host copies advance too (in a replayed graph they stop, which is harmless
+        once the queue is full: `fill` no longer changes, and `stored()` re-reads the buffers)."""
         if not self.size:
             return
         for layer, neg in enumerate(negatives):
             b, k = neg.shape[:2]
             cols = torch.arange(k, device=neg.device)
-            self.items[layer, self.ptr] = neg.detach()[cols % b, cols]
+            rows = neg.detach()[cols % b, cols].to(self.items.dtype)
+            self.items[layer].index_copy_(0, self.write_ptr.view(1), rows[None])
+        self.write_ptr.add_(1).remainder_(self.size)
+        self.count.add_(1).clamp_(max=self.size)
         self.ptr = (self.ptr + 1) % self.size
         self.fill = min(self.fill + 1, self.size)
-        self.write_ptr.fill_(self.ptr)
-        self.count.fill_(self.fill)
 
     def extra_repr(self) -> str:
         return f"size={self.size}, fill={self.fill}"

@@ -17,8 +17,24 @@ from torch import nn
 
 
 def l2_normalize(x: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
-    """x / (||x||_2 + eps) along dim 1, the references' normalisation (eps added to the norm)."""
-    return x / (x.pow(2).sum(1, keepdim=True).sqrt() + eps)
+    """x / (||x||_2 + eps) along dim 1, the references' normalisation (eps added to the norm).
+
+    The norm is `torch.linalg.vector_norm`, whose gradient at a zero row is 0 (so that of the result is
+    finite, 1/eps): the references' `pow(2).sum().pow(1/2)` gives NaN there, and a zero row is what the
+    heads (zero-initialised biases) make of a feature vector that ReLU zeroed entirely, which happens
+    with narrow generators (ngf 4: NaN in the second iteration)."""
+    return x / (torch.linalg.vector_norm(x, dim=1, keepdim=True) + eps)
+
+
+def random_positions(n: int, k: int, device: torch.device) -> torch.Tensor:
+    """`k` distinct positions out of `n`, uniformly at random.
+
+    CPU: the first k of `randperm(n)`, the references' draw. CUDA: the k largest of n uniform keys, the
+    same distribution drawn without the host: CUDA's randperm takes small n through the CPU, which a
+    CUDA graph cannot capture."""
+    if device.type == "cuda":
+        return torch.rand(n, device=device).topk(k, sorted=False).indices
+    return torch.randperm(n, device=device)[:k]
 
 
 class PatchSampleF(nn.Module):
@@ -48,9 +64,9 @@ class PatchSampleF(nn.Module):
     ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """Project `feats` (one (B, C, H, W) map per layer) to (B*P, nc) rows, P = min(num_patches, H*W).
 
-        Without `patch_ids` it draws a random permutation per layer ON the feature's device (no host
-        sync); pass the returned ids back in to sample the same positions from the other branch (query vs
-        key). `num_patches=0` takes every position, in raster order.
+        Without `patch_ids` it draws the positions per layer on the feature's device (`random_positions`);
+        pass the returned ids back in to sample the same positions from the other branch (query vs key).
+        `num_patches=0` takes every position, in raster order.
         """
         if len(feats) != len(self.mlps):
             raise ValueError(
@@ -64,7 +80,7 @@ class PatchSampleF(nn.Module):
             if patch_ids is not None:
                 ids = patch_ids[i]
             elif num_patches > 0:
-                ids = torch.randperm(h * w, device=feat.device)[: min(num_patches, h * w)]
+                ids = random_positions(h * w, min(num_patches, h * w), feat.device)
             else:
                 ids = torch.arange(h * w, device=feat.device)
             sample = flat.index_select(2, ids).transpose(1, 2).reshape(-1, c)  # (B*P, C), image-major

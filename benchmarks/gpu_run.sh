@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Every GPU figure in docs/benchmarks.md, in one run (about 8 minutes on one H100/H200), written to
+# $OUT (default ./gpu-results): env.txt, then one Markdown file (and JSON) per section. Each section
+# has a time cap so that a slow one cannot starve the rest; the whole stays under DEADLINE seconds.
+#   bash benchmarks/gpu_run.sh                 # OUT=... DEADLINE=... to change where and how long
+set -u
+OUT=${OUT:-gpu-results}
+DEADLINE=${DEADLINE:-540}
+mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1
+PY=${PYTHON:-python3}
+START=$(date +%s)
+B="$PY benchmarks/bench_train_step.py ${BENCH_ARGS:---paper-scale --sizes 256 --repeats 30 --warmup 3}"
+FAST="--amp --channels-last --fused-adam --cuda-graph"
+
+section() {  # section NAME CAP_SECONDS COMMAND...: run with the smaller of CAP and the time left
+  local name=$1 cap=$2
+  shift 2
+  local left=$((DEADLINE - ($(date +%s) - START)))
+  ((left < cap)) && cap=$left
+  if ((cap < 20)); then echo "## $name: skipped, out of time" | tee "$OUT/$name.md"; return; fi
+  echo "## $name (cap ${cap}s): $*" | tee "$OUT/$name.md"
+  local t0=$(date +%s)
+  timeout "$cap" "$@" 2>&1 | tee -a "$OUT/$name.md"
+  echo "(rc ${PIPESTATUS[0]}, $(($(date +%s) - t0)) s)" | tee -a "$OUT/$name.md"
+}
+
+{
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv
+  $PY -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'cudnn', torch.backends.cudnn.version())"
+  nproc
+} 2>&1 | tee "$OUT/env.txt"
+
+# 1. per method: plain float32 reference step vs the harness with every option, and the numerics check
+section main 230 $B --methods cut cyclegan cddgan fastcut negcut $FAST --check 20 --json "$OUT/main.json"
+# 2. seed sweep: seeds in one process (one graph, a stream each) vs single-seed processes side by side
+section sweep 120 $B --methods cut $FAST --no-table --sweep 1 2 4 8 --sweep-processes 2 4 --json "$OUT/sweep.json"
+# 3. graph vs eager agreement, bf16 vs float32, StepGroup, the training loop with graphs
+section tests 110 $PY -m pytest -q -p no:cacheprovider -m gpu tests/test_gpu.py
+# 4. what each option contributes (harness only)
+section options 150 bash -c "
+  $B --methods cut cyclegan cddgan --no-faithful
+  $B --methods cut cyclegan cddgan --no-faithful --amp --channels-last --fused-adam
+  $B --methods cut cyclegan cddgan --no-faithful --cuda-graph
+  $B --methods cut cyclegan cddgan --no-faithful --amp --fused-adam --cuda-graph"
+# 5. torch.compile on top (compiles during the eager warm-up, then captured)
+section compile 150 $B --methods cut --no-faithful $FAST --compile
+echo "total $(($(date +%s) - START)) s" | tee -a "$OUT/env.txt"
