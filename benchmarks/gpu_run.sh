@@ -3,6 +3,7 @@
 # $OUT (default ./gpu-results): env.txt, then one Markdown file (and JSON) per section. Each section
 # has a time cap so that a slow one cannot starve the rest; the whole stays under DEADLINE seconds.
 #   bash benchmarks/gpu_run.sh                 # OUT=... DEADLINE=... to change where and how long
+#   SECTIONS="tests check sweep_compile compile_all" bash benchmarks/gpu_run.sh   # the second run
 set -u
 OUT=${OUT:-gpu-results}
 DEADLINE=${DEADLINE:-540}
@@ -31,18 +32,29 @@ section() {  # section NAME CAP_SECONDS COMMAND...: run with the smaller of CAP 
   nproc
 } 2>&1 | tee "$OUT/env.txt"
 
-# 1. per method: plain float32 reference step vs the harness with every option, and the numerics check
-section main 230 $B --methods cut cyclegan cddgan fastcut negcut $FAST --check 20 --json "$OUT/main.json"
-# 2. seed sweep: seeds in one process (one graph, a stream each) vs single-seed processes side by side
-section sweep 120 $B --methods cut $FAST --no-table --sweep 1 2 4 8 --sweep-processes 2 4 --json "$OUT/sweep.json"
-# 3. graph vs eager agreement, bf16 vs float32, StepGroup, the training loop with graphs
-section tests 110 $PY -m pytest -q -p no:cacheprovider -m gpu tests/test_gpu.py
-# 4. what each option contributes (harness only)
-section options 150 bash -c "
-  $B --methods cut cyclegan cddgan --no-faithful
-  $B --methods cut cyclegan cddgan --no-faithful --amp --channels-last --fused-adam
-  $B --methods cut cyclegan cddgan --no-faithful --cuda-graph
-  $B --methods cut cyclegan cddgan --no-faithful --amp --fused-adam --cuda-graph"
-# 5. torch.compile on top (compiles during the eager warm-up, then captured)
-section compile 150 $B --methods cut --no-faithful $FAST --compile
+SECTIONS=${SECTIONS:-main sweep tests options compile}
+for name in $SECTIONS; do
+  case $name in
+  # per method: plain float32 reference step vs the harness with every option, and the numerics check
+  main) section main 230 $B --methods cut cyclegan cddgan fastcut negcut $FAST --check 20 --json "$OUT/main.json" ;;
+  # seed sweep: seeds in one process (one graph, a stream each) vs single-seed processes side by side
+  sweep) section sweep 120 $B --methods cut $FAST --no-table --sweep 1 2 4 8 --sweep-processes 2 4 --json "$OUT/sweep.json" ;;
+  # graph vs eager agreement, bf16 vs float32, StepGroup, the training loop with graphs
+  tests) section tests 110 $PY -m pytest -q -p no:cacheprovider -m gpu tests/test_gpu.py ;;
+  # what each option contributes (harness only)
+  options) section options 150 bash -c "
+    $B --methods cut cyclegan cddgan --no-faithful
+    $B --methods cut cyclegan cddgan --no-faithful --amp --channels-last --fused-adam
+    $B --methods cut cyclegan cddgan --no-faithful --cuda-graph
+    $B --methods cut cyclegan cddgan --no-faithful --amp --fused-adam --cuda-graph" ;;
+  # torch.compile on top (compiles during the eager warm-up, then captured)
+  compile) section compile 150 $B --methods cut --no-faithful $FAST --compile ;;
+  compile_all) section compile_all 150 $B --methods cddgan cyclegan --no-faithful $FAST --compile ;;
+  # the numerics check alone, with the floor of two plain float32 runs
+  check) section check 90 $B --methods cut cyclegan cddgan $FAST --no-table --check 20 --json "$OUT/check.json" ;;
+  # the sweep again with compiled networks
+  sweep_compile) section sweep_compile 120 $B --methods cut $FAST --compile --no-table --sweep 4 8 --json "$OUT/sweep_compile.json" ;;
+  *) echo "unknown section $name" ;;
+  esac
+done
 echo "total $(($(date +%s) - START)) s" | tee -a "$OUT/env.txt"

