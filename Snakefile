@@ -40,6 +40,7 @@ localrules:
     all,
     config_snapshot,
     aggregate,
+    train_member,
 
 
 rule all:

@@ -13,7 +13,8 @@ device (compute only, as the reference measurement).
         --amp --channels-last --fused-adam --cuda-graph --check 20 --sweep 1 2 4 8 --sweep-processes 4
 
 Prints a Markdown table: ms per iteration (median of per-iteration times, each ended by a device sync),
-iterations per second, peak memory (CUDA: max allocated; CPU: peak resident set of the measuring
+iterations per second, peak memory (CUDA: max reserved, which includes a CUDA graph's private pool; the
+first GPU numbers in docs/benchmarks.md are max allocated; CPU: peak resident set of the measuring
 process) and faithful / harness time. `--check N` trains the plain float32 step and the harness step
 from the same weights on the same batch for N iterations and prints how far the harness's losses (mean
 of the last five iterations) are from the plain ones. `--sweep` trains that many seeds of the first
@@ -50,7 +51,9 @@ def measure(job: dict) -> dict:
         method, step, times = _timed_steps(job)
     device = step.device
     if device.type == "cuda":
-        peak = torch.cuda.max_memory_allocated(device) / 2**20
+        # reserved, not allocated: a replayed graph's intermediates live in its private pool, which the
+        # allocator counts as reserved but (after the capture) not as allocated
+        peak = torch.cuda.max_memory_reserved(device) / 2**20
         name = torch.cuda.get_device_name(device)
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -181,7 +184,7 @@ def sweep(job: dict) -> dict:
         group(batches)
     sync(device)
     seconds = time.perf_counter() - start
-    peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else float("nan")
+    peak = torch.cuda.max_memory_reserved(device) / 2**20 if device.type == "cuda" else float("nan")
     total = job["runs"] * job["repeats"] / seconds
     return {**job, "total_its": total, "graph": group.graph is not None, "peak_mb": peak}
 

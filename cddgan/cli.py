@@ -53,6 +53,34 @@ def cmd_train(args: argparse.Namespace) -> None:
         print(f"cddgan train: run FAILED: {exc}\nrecorded in {status}; the sweep goes on", file=sys.stderr)
 
 
+def cmd_train_group(args: argparse.Namespace) -> None:
+    from cddgan.io import write_text
+    from cddgan.train import GroupTrainer
+
+    lists = {"--model": args.model, "--losses": args.losses, "--checkpoint-dir": args.checkpoint_dir}
+    if args.status:
+        lists["--status"] = args.status
+    wrong = [f"{flag} ({len(v)})" for flag, v in lists.items() if len(v) != len(args.spec)]
+    if wrong:
+        raise ConfigError(f"train-group: give one of each per --spec ({len(args.spec)}); got {', '.join(wrong)}")
+    statuses = [Path(p) for p in args.status] if args.status else []
+    for status in statuses:
+        if status.exists():
+            status.unlink()  # a rerun (e.g. with new settings) starts with a clean slate
+    specs = [_json(text, "--spec") for text in args.spec]
+    for path in [*args.model, *args.losses]:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    group = GroupTrainer(specs, args.manifest, args.checkpoint_dir, progress=not args.quiet)
+    failed = group.run(list(zip(args.model, args.losses, strict=True)))
+    for i, exc in failed.items():
+        if not statuses:
+            raise exc
+        write_text(statuses[i], f"diverged: {exc}\n")
+        group.members[i].record_failure(str(exc), args.model[i], args.losses[i])
+        seed = specs[i]["seed"]
+        print(f"cddgan train-group: seed {seed} FAILED: {exc}; recorded in {statuses[i]}", file=sys.stderr)
+
+
 def _method_for(spec: dict, model: str | None, device_name: str):
     from cddgan.train import build_method, load_trained, resolve_device
 
@@ -222,6 +250,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser(
+        "train-group",
+        help="train several seeds of one run in one process, stepped together (one CUDA graph on a GPU)",
+    )
+    p.add_argument("--spec", required=True, action="append", help="one run spec (JSON) per seed, repeated")
+    p.add_argument("--manifest", required=True, help="manifest of the training dataset")
+    p.add_argument("--model", required=True, action="append", help="output model.pt, one per --spec")
+    p.add_argument("--losses", required=True, action="append", help="output losses.csv, one per --spec")
+    p.add_argument("--checkpoint-dir", required=True, action="append", help="checkpoint folder, one per --spec")
+    p.add_argument("--status", action="append", help="where a diverged seed is recorded, one per --spec")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train_group)
 
     p = sub.add_parser("dehaze", help="dehaze a dataset's test split with a method or a trained model")
     p.add_argument("--spec", required=True, help="run spec as JSON")

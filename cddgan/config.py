@@ -48,6 +48,7 @@ TRAINING_DEFAULTS: dict[str, Any] = {
     "compile": False,
     "fused_adam": False,
     "cuda_graph": False,
+    "seeds_per_job": 1,
     "threads": None,
     "workers": 0,
     "cache_images": "auto",

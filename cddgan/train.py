@@ -215,17 +215,9 @@ class Trainer:
         self.window_count = 0
 
     def run(self, model_out: str | Path, losses_out: str | Path) -> None:
-        total = int(self.cfg["iterations"])
-        log_every = int(self.cfg["log_every"])
-        ckpt_every = int(self.cfg["checkpoint_every"])
-        if not self.try_resume():
-            self.log(
-                f"training {self.spec['run']} ({self.spec['method']}) seed {self.spec['seed']} on "
-                f"{self.device} for {total} iterations"
-            )
-        self.method.train()
+        self.start()
         bar = tqdm(
-            total=total,
+            total=self.total,
             initial=self.iteration,
             desc=f"{self.spec['run']}/seed{self.spec['seed']}",
             unit="it",
@@ -234,24 +226,55 @@ class Trainer:
             mininterval=1.0 if sys.stderr.isatty() else 10.0,
         )
         start = time.perf_counter() - self.elapsed
-        while self.iteration < total:
+        while not self.done():
             hazy, clear = self.sampler.next()
             self.train_step(hazy, clear)
-            self.iteration += 1
-            self.window_count += 1
-            self.elapsed = time.perf_counter() - start
+            logged = self.end_iteration(time.perf_counter() - start)
             bar.update(1)
-            if self.iteration % log_every == 0 or self.iteration == total:
-                self._check_and_log()
+            if logged:
                 bar.set_postfix(
                     {k: f"{v:.3g}" for k, v in self.rows[-1].items() if k not in ("iteration", "time_s", "lr")}
                 )
-            if self.iteration % ckpt_every == 0 and self.iteration < total:
-                self._check_and_log()
-                self.save_checkpoint()
         bar.close()
+        self.finish(model_out, losses_out)
+
+    # ---- the loop's parts, shared with GroupTrainer ----------------------------------------------------
+    @property
+    def total(self) -> int:
+        return int(self.cfg["iterations"])
+
+    def start(self) -> None:
+        """Resume from the checkpoint if there is one (else say what starts), and switch to training mode."""
+        if not self.try_resume():
+            self.log(
+                f"training {self.spec['run']} ({self.spec['method']}) seed {self.spec['seed']} on "
+                f"{self.device} for {self.total} iterations"
+            )
+        self.method.train()
+
+    def done(self) -> bool:
+        return self.iteration >= self.total
+
+    def end_iteration(self, elapsed: float) -> bool:
+        """Book one finished iteration: count it, log (and check for NaN) and checkpoint when due.
+        Returns whether a loss row was written. Raises `DivergenceError` on a NaN/inf loss."""
+        self.iteration += 1
+        self.window_count += 1
+        self.elapsed = elapsed
+        logged = False
+        if self.iteration % int(self.cfg["log_every"]) == 0 or self.iteration == self.total:
+            self._check_and_log()
+            logged = True
+        if self.iteration % int(self.cfg["checkpoint_every"]) == 0 and self.iteration < self.total:
+            self._check_and_log()
+            self.save_checkpoint()
+        return logged
+
+    def finish(self, model_out: str | Path, losses_out: str | Path) -> None:
+        """Write model.pt and losses.csv, then drop the checkpoint."""
         self._write_outputs(Path(model_out), Path(losses_out))
-        self.log(f"finished {total} iterations in {self.elapsed:.1f} s ({total / max(self.elapsed, 1e-9):.2f} it/s)")
+        rate = self.total / max(self.elapsed, 1e-9)
+        self.log(f"finished {self.total} iterations in {self.elapsed:.1f} s ({rate:.2f} it/s)")
         if self.checkpoint_path.exists():
             self.checkpoint_path.unlink()
 
@@ -277,6 +300,92 @@ class Trainer:
         change of its settings reruns it; the last good checkpoint stays for inspection.
         """
         self._write_outputs(Path(model_out), Path(losses_out), failed=message)
+
+
+class GroupTrainer:
+    """Trains several seeds of one run in one process: each seed is a `Trainer` (own weights, data order,
+    checkpoint and outputs), and one `StepGroup` steps them together, on CUDA as one graph with a stream per
+    seed, so that the GPU overlaps their kernels (docs/benchmarks.md: 72 CUT it/s for four seeds against
+    50 for four processes). A seed's random draws then depend on the group it trains in.
+
+    A seed that diverges is recorded as failed and the others train on; a crash stops the group, and a
+    rerun resumes every seed from its checkpoint (seeds left at different iterations catch up alone first).
+    """
+
+    def __init__(
+        self,
+        specs: list[Mapping[str, Any]],
+        manifest_path: str | Path,
+        checkpoint_dirs: list[str | Path],
+        log: Log = _stderr,
+        progress: bool = True,
+    ) -> None:
+        if not specs or len(specs) != len(checkpoint_dirs):
+            raise HarnessError("a training group needs one checkpoint folder per spec, and at least one spec")
+        shared = ("iterations", "log_every", "checkpoint_every", "batch_size", "crop", "device")
+        for key in shared:
+            values = {json.dumps(spec["training"].get(key)) for spec in specs}
+            if len(values) > 1:
+                raise HarnessError(f"the seeds of a training group must share training.{key}; got {sorted(values)}")
+        self.log = log
+        self.progress = progress
+        self.members = [
+            Trainer(spec, manifest_path, ckpt, log=self._prefixed(spec), progress=False)
+            for spec, ckpt in zip(specs, checkpoint_dirs, strict=True)
+        ]
+
+    def _prefixed(self, spec: Mapping[str, Any]) -> Log:
+        return lambda message: self.log(f"[seed {spec['seed']}] {message}")
+
+    def run(self, outputs: list[tuple[str | Path, str | Path]]) -> dict[int, DivergenceError]:
+        """Train every seed to the end and write its outputs; return the seeds (by index) that diverged."""
+        from cddgan.step import StepGroup
+
+        if len(outputs) != len(self.members):
+            raise HarnessError(f"{len(self.members)} seeds but {len(outputs)} output pairs")
+        failed: dict[int, DivergenceError] = {}
+        for member in self.members:
+            member.start()
+        start = time.perf_counter() - max(m.elapsed for m in self.members)
+        level = max(m.iteration for m in self.members)
+        for i, member in enumerate(self.members):  # resumed at different iterations: catch up alone
+            while member.iteration < level and i not in failed:
+                member.train_step(*member.sampler.next())
+                self._end_iteration(i, member, time.perf_counter() - start, failed)
+        active = [i for i, m in enumerate(self.members) if i not in failed and not m.done()]
+        bar = tqdm(
+            total=self.members[0].total,
+            initial=level,
+            desc=f"{self.members[0].spec['run']}/seeds {','.join(str(m.spec['seed']) for m in self.members)}",
+            unit="it",
+            file=sys.stderr,
+            disable=not self.progress,
+            mininterval=1.0 if sys.stderr.isatty() else 10.0,
+        )
+        while active:  # a new group whenever a seed drops out (diverged)
+            members = list(active)
+            group = StepGroup([self.members[i].step for i in members])
+            while active == members:
+                batches = [self.members[i].sampler.next() for i in members]
+                group(batches, [self.members[i]._accumulate for i in members])
+                now = time.perf_counter() - start
+                for i in members:
+                    self._end_iteration(i, self.members[i], now, failed)
+                bar.update(1)
+                active = [i for i in members if i not in failed and not self.members[i].done()]
+        bar.close()
+        for i, member in enumerate(self.members):
+            if i not in failed:
+                member.finish(*outputs[i])
+        return failed
+
+    @staticmethod
+    def _end_iteration(i: int, member: Trainer, elapsed: float, failed: dict[int, DivergenceError]) -> None:
+        try:
+            member.end_iteration(elapsed)
+        except DivergenceError as exc:
+            member.log(f"FAILED: {exc}")
+            failed[i] = exc
 
 
 class RunFailed(HarnessError):

@@ -2,6 +2,7 @@
 import json
 import os
 import re
+import shlex
 import sys
 from pathlib import Path
 
@@ -217,3 +218,46 @@ def external_log(w):
     if w.run in COMMAND_RUNS:
         return f"{RESULTS}/logs/command_dehaze/{w.experiment}/{w.run}/seed{w.seed}/{w.dataset}.log"
     return f"the log of your rule for run {w.run} (workflow/rules/extra/)"
+
+
+# ---- Seeds trained together (training.seeds_per_job > 1): rules train_group and train_member
+
+
+def seeds_per_job(run):
+    return int(RUNS[run].get("training", {}).get("seeds_per_job", 1))
+
+
+GROUPED_RUNS = [r for r in method_runs() if RUNS[r]["trainable"] and seeds_per_job(r) > 1]
+
+
+def seed_group(run, seed):
+    """The seeds trained in one job with `seed`: consecutive chunks of the run's seeds."""
+    seeds, size = list(RUNS[run]["seeds"]), seeds_per_job(run)
+    first = seeds.index(int(seed)) // size * size
+    return seeds[first : first + size]
+
+
+def group_dir(w):
+    seeds = "-".join(str(s) for s in seed_group(w.run, w.seed))
+    return f"{RESULTS}/groups/{w.experiment}/{w.run}/seeds{seeds}"
+
+
+def group_args(w):
+    """`--spec/--model/--losses/--checkpoint-dir/--status` per seed of the group, shell-quoted."""
+    parts = []
+    for seed in (int(s) for s in w.seeds.split("-")):
+        spec = json.dumps(cddgan_config.run_spec(C, w.experiment, w.run, seed), sort_keys=True)
+        out = f"{RESULTS}/groups/{w.experiment}/{w.run}/seeds{w.seeds}/seed{seed}"
+        parts += ["--spec", spec, "--model", f"{out}/model.pt", "--losses", f"{out}/losses.csv"]
+        parts += ["--checkpoint-dir", f"{RESULTS}/checkpoints/{w.experiment}/{w.run}/seed{seed}"]
+        parts += ["--status", f"{RESULTS}/status/{w.experiment}/{w.run}/seed{seed}.failed"]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def group_resources():
+    """A training job's resources, with runtime and memory for every seed of the group."""
+    base = job_resources("train")
+    out = dict(base)
+    out["runtime"] = lambda w: int(base["runtime"](w)) * len(w.seeds.split("-"))
+    out["mem_mb"] = lambda w, attempt: int(base["mem_mb"](w, attempt)) * len(w.seeds.split("-"))
+    return out
