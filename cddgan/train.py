@@ -91,6 +91,19 @@ def _set_rng_state(state: Mapping) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def progress_bar(total: int, initial: int, desc: str, enabled: bool) -> tqdm:
+    """The training progress bar on stderr (sparse updates when stderr is a log file, not a terminal)."""
+    return tqdm(
+        total=total,
+        initial=initial,
+        desc=desc,
+        unit="it",
+        file=sys.stderr,
+        disable=not enabled,
+        mininterval=1.0 if sys.stderr.isatty() else 10.0,
+    )
+
+
 class Trainer:
     """Trains one (run, seed) and writes model.pt and losses.csv."""
 
@@ -216,15 +229,7 @@ class Trainer:
 
     def run(self, model_out: str | Path, losses_out: str | Path) -> None:
         self.start()
-        bar = tqdm(
-            total=self.total,
-            initial=self.iteration,
-            desc=f"{self.spec['run']}/seed{self.spec['seed']}",
-            unit="it",
-            file=sys.stderr,
-            disable=not self.progress,
-            mininterval=1.0 if sys.stderr.isatty() else 10.0,
-        )
+        bar = progress_bar(self.total, self.iteration, f"{self.spec['run']}/seed{self.spec['seed']}", self.progress)
         start = time.perf_counter() - self.elapsed
         while not self.done():
             hazy, clear = self.sampler.next()
@@ -353,15 +358,8 @@ class GroupTrainer:
                 member.train_step(*member.sampler.next())
                 self._end_iteration(i, member, time.perf_counter() - start, failed)
         active = [i for i, m in enumerate(self.members) if i not in failed and not m.done()]
-        bar = tqdm(
-            total=self.members[0].total,
-            initial=level,
-            desc=f"{self.members[0].spec['run']}/seeds {','.join(str(m.spec['seed']) for m in self.members)}",
-            unit="it",
-            file=sys.stderr,
-            disable=not self.progress,
-            mininterval=1.0 if sys.stderr.isatty() else 10.0,
-        )
+        seeds = ",".join(str(m.spec["seed"]) for m in self.members)
+        bar = progress_bar(self.members[0].total, level, f"{self.members[0].spec['run']}/seeds {seeds}", self.progress)
         while active:  # a new group whenever a seed drops out (diverged)
             members = list(active)
             group = StepGroup([self.members[i].step for i in members])
