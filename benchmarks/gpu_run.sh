@@ -4,6 +4,7 @@
 # has a time cap so that a slow one cannot starve the rest; the whole stays under DEADLINE seconds.
 #   bash benchmarks/gpu_run.sh                 # OUT=... DEADLINE=... to change where and how long
 #   SECTIONS="tests check sweep_compile compile_all" bash benchmarks/gpu_run.sh   # the second run
+#   SECTIONS="tests group_loop" bash benchmarks/gpu_run.sh   # not run yet: seeds_per_job through the real loop
 set -u
 OUT=${OUT:-gpu-results}
 DEADLINE=${DEADLINE:-540}
@@ -54,6 +55,9 @@ for name in $SECTIONS; do
   check) section check 90 $B --methods cut cyclegan cddgan $FAST --no-table --check 20 --json "$OUT/check.json" ;;
   # the sweep again with compiled networks
   sweep_compile) section sweep_compile 120 $B --methods cut $FAST --compile --no-table --sweep 4 8 --json "$OUT/sweep_compile.json" ;;
+  # the whole training loop (data, logs, outputs): N `cddgan train` processes vs one `cddgan train-group`
+  group_loop) section group_loop 150 $PY benchmarks/bench_group_training.py --paper-scale --size 256 \
+    --iterations 500 --seeds 4 $FAST ;;
   *) echo "unknown section $name" ;;
   esac
 done

@@ -46,3 +46,13 @@ def test_train_step_benchmark_prints_a_row_per_method_with_the_ratio():
 def test_dcp_and_metric_benchmark_prints_throughput():
     out = run("benchmarks/bench_dcp_metrics.py", "--repeats", "1", "--dcp-sizes", "64", "--metric-sizes", "64")
     assert "MP/s" in out or "megapixel" in out.lower()
+
+
+def test_group_training_benchmark_compares_processes_with_one_group():
+    out = run(
+        "benchmarks/bench_group_training.py", "--iterations", "4", "--seeds", "2", "--size", "32",
+        "--ngf", "4", "--n-blocks", "1", "--ndf", "4", "--threads", "1",
+    )
+    rows = [line for line in out.splitlines() if line.startswith("| single-seed") or line.startswith("| one `cddgan")]
+    assert len(rows) == 2
+    assert all(float(row.strip("|").split("|")[-1]) > 0 for row in rows)
