@@ -17,14 +17,15 @@ import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
 
 from cddgan.errors import ConfigError
 from cddgan.methods import load_plugins, method_class, resolve_settings
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
@@ -125,6 +126,10 @@ def _describe(error: ValidationError) -> str:
 
 def validate_schema(config: Mapping) -> None:
     """Raise ConfigError listing every schema violation (each naming its key)."""
+    # imported here: the training loop, the benchmarks and the GPU tests read only the defaults of this
+    # module and run where jsonschema may be missing (the lent GPU machines' image)
+    from jsonschema import Draft202012Validator
+
     validator = Draft202012Validator(_schema())
     errors = sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])
     if errors:

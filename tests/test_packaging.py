@@ -13,6 +13,7 @@ from smoke import REPO
 SUBCOMMANDS = [
     "make-data",
     "train",
+    "train-group",
     "dehaze",
     "evaluate",
     "efficiency",
@@ -79,3 +80,15 @@ def test_check_config_reports_a_bad_key(tmp_path):
     )
     assert result.returncode == 1
     assert "training.iteratons" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_training_loop_and_benchmarks_import_without_jsonschema():
+    """The lent GPU machines' image has torch but not jsonschema: the training loop, the step, the CUDA
+    graphs and the methods must import without it (only config validation needs it)."""
+    code = (
+        "import sys, cddgan.train, cddgan.step, cddgan.graphs, cddgan.config, cddgan.data.synthetic\n"
+        "from cddgan.methods import load_plugins; load_plugins()\n"
+        "assert 'jsonschema' not in sys.modules, 'jsonschema imported'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
