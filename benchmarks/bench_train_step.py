@@ -79,8 +79,7 @@ def _timed_steps(job: dict):
     size = job["size"]
     hazy = torch.rand(1, 3, size, size, device=device) * 2 - 1
     clear = torch.rand(1, 3, size, size, device=device) * 2 - 1
-    # a captured step replays from the GRAPH_WARMUP + graph_warmup() + 1-th iteration on: warm up past it
-    warmup = job["warmup"] + (step.GRAPH_WARMUP + method.graph_warmup() + 1 if step.use_graph else 0)
+    warmup = job["warmup"] + step.calls_before_replay  # with graphs: time replays, not warm-up and capture
     for _ in range(warmup):
         step(hazy, clear)
     sync(device)
@@ -173,7 +172,7 @@ def sweep(job: dict) -> dict:
         (torch.rand(1, 3, size, size, device=device) * 2 - 1, torch.rand(1, 3, size, size, device=device) * 2 - 1)
         for _ in pairs
     ]
-    warm = max(s.GRAPH_WARMUP + m.graph_warmup() for m, s in pairs) + 1 + job["warmup"]
+    warm = max(s.warmup_calls for _, s in pairs) + 1 + job["warmup"]
     for _ in range(warm):
         group(batches)
     sync(device)
@@ -186,7 +185,7 @@ def sweep(job: dict) -> dict:
     seconds = time.perf_counter() - start
     peak = torch.cuda.max_memory_reserved(device) / 2**20 if device.type == "cuda" else float("nan")
     total = job["runs"] * job["repeats"] / seconds
-    return {**job, "total_its": total, "graph": group.graph is not None, "peak_mb": peak}
+    return {**job, "total_its": total, "graph": bool(group.graphs), "peak_mb": peak}
 
 
 def throughput(job: dict) -> dict:
@@ -196,13 +195,13 @@ def throughput(job: dict) -> dict:
 
     if job["threads"]:
         torch.set_num_threads(job["threads"])
-    method, step = build_step(job, "harness", job["index"])
+    _, step = build_step(job, "harness", job["index"])
     device = step.device
 
     size = job["size"]
     hazy = torch.rand(1, 3, size, size, device=device) * 2 - 1
     clear = torch.rand(1, 3, size, size, device=device) * 2 - 1
-    for _ in range(step.GRAPH_WARMUP + method.graph_warmup() + 1 + job["warmup"]):
+    for _ in range(step.warmup_calls + 1 + job["warmup"]):
         step(hazy, clear)
     sync(device)
     barrier = Path(job["barrier"])

@@ -146,8 +146,7 @@ def cmd_efficiency(args: argparse.Namespace) -> None:
         with tempfile.TemporaryDirectory() as scratch:
             trainer = Trainer(spec, args.manifest, scratch, progress=False)
             hazy, clear = trainer.sampler.next()
-            step = trainer.step  # with CUDA graphs, time the replayed iterations, not the warm-up and capture
-            warmup = 1 + (step.GRAPH_WARMUP + trainer.method.graph_warmup() + 1 if step.use_graph else 0)
+            warmup = 1 + trainer.step.calls_before_replay  # with CUDA graphs, time replays, not warm-up/capture
             result = measure(
                 trainer.method, trainer.device, lambda: trainer.train_step(hazy, clear), repeats, train_warmup=warmup
             )

@@ -30,7 +30,8 @@ def on_side_stream(device: torch.device, work: Callable[[], None]) -> None:
 
 
 class CapturedStep:
-    """One iteration of a `TrainStep` as a CUDA graph, with its static inputs and logged tensors."""
+    """One iteration of one or several `TrainStep`s as a CUDA graph, with its static inputs and logged
+    tensors."""
 
     def __init__(
         self,
@@ -39,12 +40,6 @@ class CapturedStep:
         logs: list[list[tuple[str, Any]]],
     ) -> None:
         self.graph, self.inputs, self.logs = graph, inputs, logs
-
-    @classmethod
-    def capture(
-        cls, step: TrainStep, hazy: torch.Tensor, clear: torch.Tensor, decisions: Mapping[str, Hashable]
-    ) -> CapturedStep:
-        return cls.capture_group([step], [(hazy, clear)], [decisions])
 
     @classmethod
     def capture_group(
@@ -77,9 +72,6 @@ class CapturedStep:
             for stream in streams:
                 origin.wait_stream(stream)
         return cls(graph, inputs, logs)
-
-    def replay(self, hazy: torch.Tensor, clear: torch.Tensor, record: Record | None = None) -> None:
-        self.replay_group([(hazy, clear)], [record])
 
     def replay_group(
         self, batches: list[tuple[torch.Tensor, torch.Tensor]], records: list[Record | None]

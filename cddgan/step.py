@@ -96,8 +96,7 @@ class TrainStep:
         self.amp = bool(cfg.get("amp"))
         if cfg.get("compile"):
             compile_networks(method)
-        self.calls = 0
-        self.graphs: dict[Hashable, CapturedStep] = {}
+        self.group = StepGroup([self])  # warm-up, capture and replay of this step alone
 
     def _autocast(self):
         if not self.amp:
@@ -111,21 +110,22 @@ class TrainStep:
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
     def __call__(self, hazy: torch.Tensor, clear: torch.Tensor, record: Record | None = None) -> None:
-        hazy, clear = self.prepare(hazy), self.prepare(clear)
-        decisions = self.method.host_decisions()
-        self.calls += 1
-        if not self.use_graph:
-            self.run(hazy, clear, decisions, record)
-        elif self.calls <= self.GRAPH_WARMUP + self.method.graph_warmup():
-            on_side_stream(self.device, lambda: self.run(hazy, clear, decisions, record))
-        else:
-            key = (tuple(sorted(decisions.items())), tuple(hazy.shape), tuple(clear.shape))
-            captured = self.graphs.get(key) or self._capture(key, hazy, clear, decisions)
-            if captured is None:
-                self.run(hazy, clear, decisions, record)
-            else:
-                captured.replay(hazy, clear, record)
-        self.schedule()
+        self.group([(hazy, clear)], [record])
+
+    @property
+    def graphs(self) -> dict[Hashable, CapturedStep]:
+        """The captured iterations, one per batch shape and value of `host_decisions()` (empty if none)."""
+        return self.group.graphs
+
+    @property
+    def warmup_calls(self) -> int:
+        """Eager iterations before a capture: GRAPH_WARMUP plus the method's own `graph_warmup()`."""
+        return self.GRAPH_WARMUP + self.method.graph_warmup()
+
+    @property
+    def calls_before_replay(self) -> int:
+        """With graphs, the calls that warm up or capture (time the calls after them); 0 without."""
+        return self.warmup_calls + 1 if self.use_graph else 0
 
     def run(
         self,
@@ -158,23 +158,6 @@ class TrainStep:
         for scheduler in self.schedulers.values():
             scheduler.step()
 
-    def _capture(
-        self, key: Hashable, hazy: torch.Tensor, clear: torch.Tensor, decisions: Mapping[str, Hashable]
-    ) -> CapturedStep | None:
-        try:
-            captured = CapturedStep.capture(self, hazy, clear, decisions)
-        except Exception as exc:  # a graph is an optimisation, never a reason to stop a run
-            warnings.warn(
-                f"CUDA graph capture of {type(self.method).__name__}'s step failed ({exc}); "
-                "training eagerly",
-                stacklevel=3,
-            )
-            self.use_graph = False
-            self.graphs.clear()
-            return None
-        self.graphs[key] = captured
-        return captured
-
     def state_dict(self) -> dict:
         return {
             "optimizers": {k: v.state_dict() for k, v in self.optimizers.items()},
@@ -189,13 +172,17 @@ class TrainStep:
                 group["lr"] = torch.tensor(lr, device=self.device) if self.use_graph else lr
         for name, sched in self.schedulers.items():
             sched.load_state_dict(state["schedulers"][name])
-        self.graphs.clear()  # the optimisers' state tensors were replaced: recapture
+        self.group.graphs.clear()  # the optimisers' state tensors were replaced: recapture
 
 
 class StepGroup:
     """Several independent runs (e.g. the seeds of a sweep) trained in one process, one iteration each per
-    call. With CUDA graphs all runs' iterations are captured in one graph, a stream per run, so that the
-    GPU overlaps their kernels; otherwise the runs step one after another.
+    call; `TrainStep` steps itself as a group of one. With CUDA graphs (every member's `use_graph`) the
+    members' first `warmup_calls` iterations run eagerly on a side stream, then their iterations are
+    captured in one graph, a stream per member so that the GPU overlaps their kernels, and replayed. One
+    graph is kept per batch shape and value of the members' `host_decisions()`; a group of several with
+    host decisions trains eagerly (it would need a graph per combination). A capture that fails (a method
+    that reads tensors on the host) warns and leaves the members eager.
 
     One graph for all, rather than one per run replayed on several streams: each replay re-bases the
     device RNG's offset, so graphs replayed concurrently would race on it. In one graph every random op
@@ -207,9 +194,12 @@ class StepGroup:
         if not steps:
             raise ValueError("a StepGroup needs at least one TrainStep")
         self.steps = steps
-        self.use_graph = all(s.use_graph for s in steps)
         self.calls = 0
-        self.graph: CapturedStep | None = None
+        self.graphs: dict[Hashable, CapturedStep] = {}
+
+    @property
+    def use_graph(self) -> bool:
+        return all(s.use_graph for s in self.steps)
 
     def __call__(
         self, batches: list[tuple[torch.Tensor, torch.Tensor]], records: list[Record | None] | None = None
@@ -218,26 +208,41 @@ class StepGroup:
         prepared = [(s.prepare(h), s.prepare(c)) for s, (h, c) in zip(self.steps, batches, strict=True)]
         decisions = [s.method.host_decisions() for s in self.steps]
         self.calls += 1
-        warm = max(s.GRAPH_WARMUP + s.method.graph_warmup() for s in self.steps)
-        if self.use_graph and any(decisions):
-            self.use_graph = False  # host-side branches: one graph per combination would be needed
-        if not self.use_graph or self.calls <= warm:
-            for step, (h, c), d, r in zip(self.steps, prepared, decisions, records, strict=True):
-                if self.use_graph:
-                    on_side_stream(step.device, partial(step.run, h, c, d, r))
-                else:
-                    step.run(h, c, d, r)
+        if self.use_graph and len(self.steps) > 1 and any(decisions):
+            self._stop_graphs()
+        warm = max(s.warmup_calls for s in self.steps)
+        captured = self._graph_for(prepared, decisions) if self.use_graph and self.calls > warm else None
+        if captured is not None:
+            captured.replay_group(prepared, records)
         else:
-            if self.graph is None:
-                try:
-                    self.graph = CapturedStep.capture_group(self.steps, prepared, decisions)
-                except Exception as exc:  # as in TrainStep: fall back to eager iterations
-                    warnings.warn(f"CUDA graph capture of the group failed ({exc}); training eagerly", stacklevel=2)
-                    self.use_graph = False
-                    for step, (h, c), d, r in zip(self.steps, prepared, decisions, records, strict=True):
-                        step.run(h, c, d, r)
-            if self.graph is not None:
-                self.graph.replay_group(prepared, records)
+            for step, (h, c), d, r in zip(self.steps, prepared, decisions, records, strict=True):
+                work = partial(step.run, h, c, d, r)
+                if self.use_graph:
+                    on_side_stream(step.device, work)
+                else:
+                    work()
         for step in self.steps:
             step.schedule()
 
+    def _graph_for(
+        self, prepared: list[tuple[torch.Tensor, torch.Tensor]], decisions: list[Mapping[str, Hashable]]
+    ) -> CapturedStep | None:
+        """This iteration's graph, captured now if it is the first of its kind; None if capture failed."""
+        key = tuple(
+            (tuple(sorted(d.items())), tuple(h.shape), tuple(c.shape))
+            for d, (h, c) in zip(decisions, prepared, strict=True)
+        )
+        if key not in self.graphs:
+            try:
+                self.graphs[key] = CapturedStep.capture_group(self.steps, prepared, decisions)
+            except Exception as exc:  # a graph is an optimisation, never a reason to stop a run
+                names = ", ".join(type(s.method).__name__ for s in self.steps)
+                warnings.warn(f"CUDA graph capture of {names}'s step failed ({exc}); training eagerly", stacklevel=4)
+                self._stop_graphs()
+                return None
+        return self.graphs[key]
+
+    def _stop_graphs(self) -> None:
+        for step in self.steps:
+            step.use_graph = False
+        self.graphs.clear()

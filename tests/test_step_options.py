@@ -138,7 +138,7 @@ def test_failed_capture_warns_and_leaves_the_run_eager(monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("operation not permitted when stream is capturing")
 
-    monkeypatch.setattr(step_module.CapturedStep, "capture", broken)
+    monkeypatch.setattr(step_module.CapturedStep, "capture_group", broken)
     monkeypatch.setattr(step_module, "on_side_stream", lambda device, work: work())
     before = method.G.model[1].weight.detach().clone()
     with pytest.warns(UserWarning, match="capture of CUT's step failed"):
