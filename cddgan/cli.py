@@ -34,27 +34,37 @@ def cmd_make_data(args: argparse.Namespace) -> None:
     print(f"wrote {path}", file=sys.stderr)
 
 
+def _clear_status(status: Path | None) -> None:
+    """A rerun (e.g. with new settings) starts with a clean slate: no divergence record of an earlier try."""
+    if status and status.exists():
+        status.unlink()
+
+
+def _record_divergence(trainer, exc: Exception, status: Path, model: str, losses: str, who: str) -> None:
+    """A diverged run is a result: write its status file and FAILED outputs, and say so (the sweep goes on)."""
+    from cddgan.io import write_text
+
+    write_text(status, f"diverged: {exc}\n")
+    trainer.record_failure(str(exc), model, losses)
+    print(f"{who} FAILED: {exc}\nrecorded in {status}; the sweep goes on", file=sys.stderr)
+
+
 def cmd_train(args: argparse.Namespace) -> None:
     from cddgan.errors import DivergenceError
-    from cddgan.io import write_text
     from cddgan.train import Trainer
 
     status = Path(args.status) if args.status else None
-    if status and status.exists():
-        status.unlink()  # a rerun (e.g. with new settings) starts with a clean slate
+    _clear_status(status)
     trainer = Trainer(_json(args.spec, "--spec"), args.manifest, args.checkpoint_dir, progress=not args.quiet)
     try:
         trainer.run(args.model, args.losses)
     except DivergenceError as exc:
         if status is None:
             raise
-        write_text(status, f"diverged: {exc}\n")
-        trainer.record_failure(str(exc), args.model, args.losses)
-        print(f"cddgan train: run FAILED: {exc}\nrecorded in {status}; the sweep goes on", file=sys.stderr)
+        _record_divergence(trainer, exc, status, args.model, args.losses, "cddgan train: run")
 
 
 def cmd_train_group(args: argparse.Namespace) -> None:
-    from cddgan.io import write_text
     from cddgan.train import GroupTrainer
 
     lists = {"--model": args.model, "--losses": args.losses, "--checkpoint-dir": args.checkpoint_dir}
@@ -65,8 +75,7 @@ def cmd_train_group(args: argparse.Namespace) -> None:
         raise ConfigError(f"train-group: give one of each per --spec ({len(args.spec)}); got {', '.join(wrong)}")
     statuses = [Path(p) for p in args.status] if args.status else []
     for status in statuses:
-        if status.exists():
-            status.unlink()  # a rerun (e.g. with new settings) starts with a clean slate
+        _clear_status(status)
     specs = [_json(text, "--spec") for text in args.spec]
     for path in [*args.model, *args.losses]:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -75,10 +84,8 @@ def cmd_train_group(args: argparse.Namespace) -> None:
     for i, exc in failed.items():
         if not statuses:
             raise exc
-        write_text(statuses[i], f"diverged: {exc}\n")
-        group.members[i].record_failure(str(exc), args.model[i], args.losses[i])
-        seed = specs[i]["seed"]
-        print(f"cddgan train-group: seed {seed} FAILED: {exc}; recorded in {statuses[i]}", file=sys.stderr)
+        who = f"cddgan train-group: seed {specs[i]['seed']}"
+        _record_divergence(group.members[i], exc, statuses[i], args.model[i], args.losses[i], who)
 
 
 def _method_for(spec: dict, model: str | None, device_name: str):
