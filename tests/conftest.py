@@ -40,3 +40,16 @@ def smoke_run(tmp_path_factory) -> Path:
     workdir = tmp_path_factory.mktemp("smoke_dag")
     run_snakemake(workdir, "--cores", "2", "all")
     return workdir
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for a module of tiny training steps: other processes share these 2 cores, and
+    two spinning OpenMP threads each make tiny steps several times slower. Use with
+    `pytestmark = pytest.mark.usefixtures("one_torch_thread")`."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -23,12 +23,7 @@ OFF = dict(lambda_nce=0.0, neg_generators=False, lambda_clear=0.0)
 CYCLE_NETS = dict(antialias=False, antialias_up=False, init_type="normal")  # CycleGAN's layout and init
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def step_results(method, hazy, clear, seed: int) -> dict[str, tuple]:

@@ -15,14 +15,7 @@ from baselines.cyclegan import CycleGAN
 from cddgan.errors import ConfigError
 from cddgan.methods import method_class
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Other processes share these 2 cores; two spinning OpenMP threads each make tiny steps ~8x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def assert_grads_equal(got: list, want: list, rel: float) -> None:

@@ -20,13 +20,7 @@ from cddgan.nn.negatives import nce_per_image
 TINY = dict(ngf=8, n_blocks=2, ndf=8, nce_layers=(0, 4, 8, 12), num_patches=16, netF_nc=16, num_negatives=8)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Other processes share these cores; spinning OpenMP threads make tiny steps several times slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def batch(seed: int, n: int = 1, size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
