@@ -100,38 +100,21 @@ def main() -> None:
         params = {"seed": 0, "size": args.size, "n_train_clear": 16, "n_train_hazy": 16, "n_test": 1}
         manifest = make_synthetic("bench", params, root / "data")
         cli = [sys.executable, "-m", "cddgan"]
+
+        def seed_args(spec: dict, name: str) -> list[str]:
+            """--spec/--model/--losses/--checkpoint-dir of one seed, as both commands take them."""
+            out = root / name
+            out.mkdir()
+            return ["--spec", json.dumps(spec), "--model", str(out / "model.pt"), "--losses",
+                    str(out / "losses.csv"), "--checkpoint-dir", str(root / f"ckpt-{name}")]  # fmt: skip
+
         singles = [
-            [
-                *cli,
-                "train",
-                "--quiet",
-                "--spec",
-                json.dumps(s),
-                "--manifest",
-                str(manifest),
-                "--model",
-                str(root / f"single{i}" / "model.pt"),
-                "--losses",
-                str(root / f"single{i}" / "losses.csv"),
-                "--checkpoint-dir",
-                str(root / f"ckpt-single{i}"),
-            ]
+            [*cli, "train", "--quiet", "--manifest", str(manifest), *seed_args(s, f"single{i}")]
             for i, s in enumerate(single)
         ]
-        for i in range(args.seeds):
-            (root / f"single{i}").mkdir()
         grouped = [*cli, "train-group", "--quiet", "--manifest", str(manifest)]
         for i, s in enumerate(group):
-            grouped += [
-                "--spec",
-                json.dumps(s),
-                "--model",
-                str(root / f"group{i}" / "model.pt"),
-                "--losses",
-                str(root / f"group{i}" / "losses.csv"),
-                "--checkpoint-dir",
-                str(root / f"ckpt-group{i}"),
-            ]
+            grouped += seed_args(s, f"group{i}")
         total = args.seeds * args.iterations
         print(
             f"# {args.seeds} seeds of {args.method}, {args.iterations} iterations each, {args.size} px, "
