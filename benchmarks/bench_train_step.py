@@ -76,9 +76,7 @@ def _timed_steps(job: dict):
 
     method, step = build_step(job, job["variant"])
     device = step.device
-    size = job["size"]
-    hazy = torch.rand(1, 3, size, size, device=device) * 2 - 1
-    clear = torch.rand(1, 3, size, size, device=device) * 2 - 1
+    hazy, clear = random_batch(job["size"], device)
     warmup = job["warmup"] + step.calls_before_replay  # with graphs: time replays, not warm-up and capture
     for _ in range(warmup):
         step(hazy, clear)
@@ -92,6 +90,14 @@ def _timed_steps(job: dict):
         sync(device)
         times.append((time.perf_counter() - start) * 1000)
     return method, step, times
+
+
+def random_batch(size: int, device):
+    """One fixed (hazy, clear) pair in [-1, 1] on the device: the measurements are compute only."""
+    import torch
+
+    hazy = torch.rand(1, 3, size, size, device=device) * 2 - 1
+    return hazy, torch.rand(1, 3, size, size, device=device) * 2 - 1
 
 
 def build_step(job: dict, variant: str, seed: int = 0):
@@ -167,11 +173,7 @@ def sweep(job: dict) -> dict:
     pairs = [build_step(job, "harness", seed) for seed in range(job["runs"])]
     group = StepGroup([step for _, step in pairs])
     device = pairs[0][1].device
-    size = job["size"]
-    batches = [
-        (torch.rand(1, 3, size, size, device=device) * 2 - 1, torch.rand(1, 3, size, size, device=device) * 2 - 1)
-        for _ in pairs
-    ]
+    batches = [random_batch(job["size"], device) for _ in pairs]
     warm = max(s.warmup_calls for _, s in pairs) + 1 + job["warmup"]
     for _ in range(warm):
         group(batches)
@@ -197,10 +199,7 @@ def throughput(job: dict) -> dict:
         torch.set_num_threads(job["threads"])
     _, step = build_step(job, "harness", job["index"])
     device = step.device
-
-    size = job["size"]
-    hazy = torch.rand(1, 3, size, size, device=device) * 2 - 1
-    clear = torch.rand(1, 3, size, size, device=device) * 2 - 1
+    hazy, clear = random_batch(job["size"], device)
     for _ in range(step.warmup_calls + 1 + job["warmup"]):
         step(hazy, clear)
     sync(device)
