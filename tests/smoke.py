@@ -58,6 +58,17 @@ def write_config(path: Path, changes: dict | None = None, base: Path = SMOKE, me
     return path
 
 
+def toy_config(path: Path, extra_runs: dict | None = None) -> Path:
+    """The smoke config with the toy plugin (tests/toy_method.py): the hazy input, one toy GAN and
+    `extra_runs`. Run it with `env=snakemake_env(str(TESTS_DIR))` so that jobs can import the plugin."""
+    runs = {
+        "identity": {"method": "identity", "label": "Hazy input"},
+        "toy": {"method": "toy-gan", "label": "Toy GAN", "settings": {"width": 4}},
+        **(extra_runs or {}),
+    }
+    return write_config(path, {"plugins": ["toy_method"], "runs": runs})
+
+
 def copy_tree(src: Path, dst: Path) -> Path:
     shutil.copytree(src, dst, symlinks=True)
     return dst

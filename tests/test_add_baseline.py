@@ -5,22 +5,13 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from smoke import TESTS_DIR, run_snakemake, snakemake_env, write_config
+from smoke import TESTS_DIR, run_snakemake, snakemake_env, toy_config
 
 pytestmark = pytest.mark.slow
 
 
 def test_toy_method_runs_through_the_dag(tmp_path):
-    config = write_config(
-        tmp_path / "toy.yaml",
-        {
-            "plugins": ["toy_method"],
-            "runs": {
-                "identity": {"method": "identity", "label": "Hazy input"},
-                "toy": {"method": "toy-gan", "label": "Toy GAN", "settings": {"width": 4}},
-            },
-        },
-    )
+    config = toy_config(tmp_path / "toy.yaml")
     run_snakemake(tmp_path, "--cores", "2", "all", configfile=config, env=snakemake_env(str(TESTS_DIR)))
     comparison = pd.read_csv(tmp_path / "results" / "tables" / "comparison.csv")
     assert set(comparison["run"]) == {"identity", "toy"}

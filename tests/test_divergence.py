@@ -5,23 +5,18 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from smoke import TESTS_DIR, run_snakemake, snakemake_env, write_config
+from smoke import TESTS_DIR, run_snakemake, snakemake_env, toy_config
 
 pytestmark = pytest.mark.slow
 
 
+def toy_nan(nan_after: int) -> dict:
+    """A toy GAN whose loss becomes NaN after `nan_after` updates (0: never)."""
+    return {"toy-nan": {"method": "toy-gan", "label": "Toy NaN", "settings": {"width": 4, "nan_after": nan_after}}}
+
+
 def test_diverged_run_is_reported_failed_and_the_sweep_finishes(tmp_path):
-    config = write_config(
-        tmp_path / "nan.yaml",
-        {
-            "plugins": ["toy_method"],
-            "runs": {
-                "identity": {"method": "identity", "label": "Hazy input"},
-                "toy": {"method": "toy-gan", "label": "Toy GAN", "settings": {"width": 4}},
-                "toy-nan": {"method": "toy-gan", "label": "Toy NaN", "settings": {"width": 4, "nan_after": 10}},
-            },
-        },
-    )
+    config = toy_config(tmp_path / "nan.yaml", toy_nan(nan_after=10))
     env = snakemake_env(str(TESTS_DIR))
     run_snakemake(tmp_path, "--cores", "2", "all", configfile=config, env=env)
     results = tmp_path / "results"
@@ -39,17 +34,7 @@ def test_diverged_run_is_reported_failed_and_the_sweep_finishes(tmp_path):
     again = run_snakemake(tmp_path, "--cores", "1", "all", "--dry-run", configfile=config, env=env)
     assert "Nothing to be done" in again.stdout + again.stderr
     # ... until the run's settings change; then only that run's jobs and the aggregation rerun.
-    fixed = write_config(
-        tmp_path / "fixed.yaml",
-        {
-            "plugins": ["toy_method"],
-            "runs": {
-                "identity": {"method": "identity", "label": "Hazy input"},
-                "toy": {"method": "toy-gan", "label": "Toy GAN", "settings": {"width": 4}},
-                "toy-nan": {"method": "toy-gan", "label": "Toy NaN", "settings": {"width": 4, "nan_after": 0}},
-            },
-        },
-    )
+    fixed = toy_config(tmp_path / "fixed.yaml", toy_nan(nan_after=0))
     plan = run_snakemake(tmp_path, "--cores", "1", "all", "--dry-run", configfile=fixed, env=env)
     text = plan.stdout
     assert "toy-nan" in text
