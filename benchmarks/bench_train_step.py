@@ -17,7 +17,8 @@ iterations per second, peak memory (CUDA: max reserved, which includes a CUDA gr
 first GPU numbers in docs/benchmarks.md are max allocated; CPU: peak resident set of the measuring
 process) and faithful / harness time. `--check N` trains the plain float32 step and the harness step
 from the same weights on the same batch for N iterations and prints how far the harness's losses (mean
-of the last five iterations) are from the plain ones. `--sweep` trains that many seeds of the first
+of the last five iterations) are from the plain ones, beside two floors (a plain rerun, and a plain run
+from weights rounded once to bf16: see `check`). `--sweep` trains that many seeds of the first
 method in one process (`cddgan.step.StepGroup`, one CUDA graph with a stream per seed) and prints their
 total iterations per second; `--sweep-processes` runs that many single-seed processes side by side.
 """
@@ -124,9 +125,13 @@ def build_step(job: dict, variant: str, seed: int = 0):
 def check(job: dict) -> dict:
     """Plain float32 vs harness from the same weights, batches and seeds for `check` iterations: per loss,
     the relative difference of the means over the last five iterations, and whether every loss is finite.
-    A second plain float32 run gives the floor: on a GPU, Adam's first, sign-like updates turn the
-    nondeterministic atomics of some backward kernels into percent-level differences between two runs
-    of the very same step."""
+
+    Two floors say what "the same" can mean for an adversarial run. A second plain float32 run: on a GPU,
+    Adam's first, sign-like updates turn the nondeterministic atomics of some backward kernels into
+    percent-level differences between two runs of the very same step (on the CPU it is 0). A plain float32
+    run from the initial weights rounded once to bf16: the smallest perturbation that bf16 implies (the
+    harness rounds weights and activations at every op of every iteration), so its drift is what the
+    training dynamics make of bf16-sized noise: the tolerance that bf16 allows, measured rather than guessed."""
     import math
 
     import torch
@@ -135,8 +140,16 @@ def check(job: dict) -> dict:
         torch.set_num_threads(job["threads"])
     means = {}
     finite = True
-    for variant, label in (("faithful", "plain"), ("faithful", "plain again"), ("harness", "harness")):
+    runs = (
+        ("faithful", "plain", False),
+        ("faithful", "plain again", False),
+        ("faithful", "plain, bf16-rounded start", True),
+        ("harness", "harness", False),
+    )
+    for variant, label, round_start in runs:
         method, step = build_step(job, variant)
+        if round_start:
+            round_to_bf16(method)
         gen = torch.Generator().manual_seed(1)
         size = job["size"]
         history: list[dict[str, torch.Tensor]] = []
@@ -147,7 +160,8 @@ def check(job: dict) -> dict:
             step(hazy, clear, lambda name, value, h=history: h[-1].__setitem__(name, value.detach().float().clone()))
         last = history[-5:]
         means[label] = {k: float(torch.stack([h[k] for h in last]).mean()) for k in last[-1]}
-        finite = finite and all(math.isfinite(float(v)) for h in history for v in h.values())
+        if variant == "harness":
+            finite = all(math.isfinite(float(v)) for h in history for v in h.values())
         del method, step
 
     def rel(a: dict, b: dict) -> dict:
@@ -157,9 +171,19 @@ def check(job: dict) -> dict:
         **job,
         "rel": rel(means["plain"], means["harness"]),
         "floor": rel(means["plain"], means["plain again"]),
+        "bf16_floor": rel(means["plain"], means["plain, bf16-rounded start"]),
         "finite": finite,
         "means": means,
     }
+
+
+def round_to_bf16(method) -> None:
+    """Round every weight of `method` to the nearest bf16 value, in place (they stay float32)."""
+    import torch
+
+    with torch.no_grad():
+        for p in method.parameters():
+            p.copy_(p.to(torch.bfloat16).to(p.dtype))
 
 
 def sweep(job: dict) -> dict:
@@ -227,6 +251,31 @@ def sync(device) -> None:
 WORKERS = {"measure": measure, "check": check, "sweep": sweep, "throughput": throughput}
 
 
+def check_cells(r: dict) -> list[str]:
+    """The table cells of one `check` result, from harness drift to its ratio to the bf16 floor."""
+
+    def pct(rel: dict, key: str) -> str:
+        return f"{100 * rel[key]:.2f} %" if key in rel else "–"
+
+    def largest(rel: dict) -> str:
+        worst = max(rel, key=rel.get)
+        return f"{100 * rel[worst]:.1f} % ({worst})"
+
+    harness, rerun, bf16 = r["rel"], r["floor"], r["bf16_floor"]
+    ratio = f"{harness['D'] / bf16['D']:.2f}" if bf16.get("D") else "–"
+    return [
+        pct(harness, "G"),
+        pct(harness, "D"),
+        largest(harness),
+        pct(rerun, "G"),
+        pct(rerun, "D"),
+        pct(bf16, "G"),
+        pct(bf16, "D"),
+        largest(bf16),
+        ratio,
+    ]
+
+
 def run_isolated(job: dict, kind: str = "measure") -> dict:
     """Run one worker (`kind`) on `job` in a fresh interpreter and return its result."""
     done = subprocess.run(
@@ -278,7 +327,14 @@ def main() -> None:
     parser.add_argument("--amp", action="store_true", help="bf16 autocast (CUDA)")
     parser.add_argument("--channels-last", action="store_true", help="channels_last (CUDA)")
     parser.add_argument("--fused-adam", action="store_true", help="fused Adam (CUDA)")
-    parser.add_argument("--compile", action="store_true", help="torch.compile the networks")
+    parser.add_argument(
+        "--compile",
+        nargs="?",
+        const=True,
+        default=False,
+        metavar="MODE",
+        help="torch.compile the networks (optionally in inductor mode MODE, e.g. max-autotune-no-cudagraphs)",
+    )
     parser.add_argument("--cuda-graph", action="store_true", help="capture and replay the step (CUDA)")
     parser.add_argument("--no-faithful", action="store_true", help="skip the faithful step")
     parser.add_argument("--no-table", action="store_true", help="skip the per-method table (e.g. sweep only)")
@@ -344,22 +400,21 @@ def main() -> None:
                 print(f"<!-- {method} {size}: warning: {text} -->", flush=True)
     if args.check:
         print(f"\n# numerics: harness vs plain float32, {args.check} iterations, |mean of last 5| relative")
-        print("(floor: a second plain float32 run against the first)")
-        print("| method | crop | G | D | largest (loss) | floor G | floor D | floor largest | all finite |")
-        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |", flush=True)
+        print("(floors: a second plain float32 run, and a plain float32 run from the weights rounded once to bf16;")
+        print(" D / bf16 floor: the harness's D drift in units of the drift one bf16 rounding causes)")
+        print(
+            "| method | crop | G | D | largest (loss) | rerun floor G | D | bf16 floor G | D | largest (loss) "
+            "| D / bf16 floor | harness finite |"
+        )
+        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |", flush=True)
         for method in args.methods:
             size = args.sizes[-1]
             r = run_isolated({**base, "method": method, "size": size, "check": args.check}, "check")
             results.append(r)
             if "error" in r:
-                print(f"| {method} | {size} | error: {r['error']} | | | | | | |", flush=True)
+                print(f"| {method} | {size} | error: {r['error']} |" + " |" * 10, flush=True)
                 continue
-            cells = []
-            for rel in (r["rel"], r["floor"]):
-                worst = max(rel, key=rel.get)
-                cells += [f"{rel.get('G', float('nan')):.2e}", f"{rel.get('D', float('nan')):.2e}"]
-                cells.append(f"{rel[worst]:.2e} ({worst})")
-            print(f"| {method} | {size} | {' | '.join(cells)} | {r['finite']} |", flush=True)
+            print(f"| {method} | {size} | {' | '.join(check_cells(r))} | {r['finite']} |", flush=True)
     if args.sweep or args.sweep_processes:
         method, size = args.methods[0], args.sizes[-1]
         print(f"\n# seed sweep: {method} at {size} px, total iterations per second on one device")
@@ -379,8 +434,15 @@ def main() -> None:
         for processes in args.sweep_processes:
             with tempfile.TemporaryDirectory() as barrier:
                 jobs = [
-                    {**base, "method": method, "size": size, "index": i, "processes": processes,
-                     "barrier": barrier, "seconds": args.sweep_seconds}
+                    {
+                        **base,
+                        "method": method,
+                        "size": size,
+                        "index": i,
+                        "processes": processes,
+                        "barrier": barrier,
+                        "seconds": args.sweep_seconds,
+                    }
                     for i in range(processes)
                 ]
                 rs = run_side_by_side(jobs)

@@ -33,8 +33,12 @@ def linear_decay(iterations: int, decay_start: float) -> Callable[[int], float]:
     return factor
 
 
-def compile_networks(method: GANMethod) -> bool:
+def compile_networks(method: GANMethod, mode: str = "default") -> bool:
     """`torch.compile` each top-level network in place (state-dict keys unchanged); False if unavailable.
+
+    `mode` is inductor's ("default" or "max-autotune-no-cudagraphs": the latter benchmarks kernel choices
+    at the first call, minutes per network, for faster kernels; the config schema refuses the modes that
+    capture CUDA graphs of their own, as `TrainStep` captures the whole iteration).
 
     The generator-based `step` itself is Python control flow and stays eager; the networks are where the
     time goes. Any failure to set up compilation falls back to eager mode with a warning, and a network
@@ -48,7 +52,7 @@ def compile_networks(method: GANMethod) -> bool:
         torch._dynamo.config.suppress_errors = True
         for module in method.children():
             if any(True for _ in module.parameters()):
-                module.compile()
+                module.compile(mode=mode)
     except Exception as exc:  # compilation is an optimisation, never a reason to stop a run
         warnings.warn(f"torch.compile unavailable ({exc}); running eagerly", stacklevel=2)
         return False
@@ -95,7 +99,7 @@ class TrainStep:
         # bf16 autocast: meant for CUDA, but honoured on the CPU too so that its numerics can be tested there.
         self.amp = bool(cfg.get("amp"))
         if cfg.get("compile"):
-            compile_networks(method)
+            compile_networks(method, "default" if cfg["compile"] is True else str(cfg["compile"]))
         self.group = StepGroup([self])  # warm-up, capture and replay of this step alone
 
     def _autocast(self):

@@ -58,6 +58,29 @@ def test_compile_failure_falls_back_to_eager(monkeypatch):
     step(torch.rand(1, 3, 32, 32) * 2 - 1, torch.rand(1, 3, 32, 32) * 2 - 1)
 
 
+@pytest.mark.parametrize(
+    ("setting", "mode"), [(True, "default"), ("max-autotune-no-cudagraphs", "max-autotune-no-cudagraphs")]
+)
+def test_compile_setting_reaches_torch_compile_as_its_mode(monkeypatch, setting, mode):
+    seen: list[str] = []
+    monkeypatch.setattr(torch.nn.Module, "compile", lambda self, mode=None, **kw: seen.append(mode))
+    TrainStep(
+        method_class("cut")(TINY), {**TRAINING_DEFAULTS, "iterations": 10, "compile": setting}, torch.device("cpu")
+    )
+    assert seen == [mode] * 3  # G, D and the PatchNCE heads
+
+
+def test_schema_refuses_a_compile_mode_that_makes_its_own_cuda_graphs():
+    from cddgan.config import DEFAULT_CONFIG, load_yaml, validate_schema
+    from cddgan.errors import ConfigError
+
+    config = load_yaml(DEFAULT_CONFIG)
+    validate_schema({**config, "training": {**config["training"], "compile": "max-autotune-no-cudagraphs"}})
+    with pytest.raises(ConfigError, match=r"training\.compile`: 'reduce-overhead' is not one of") as refused:
+        validate_schema({**config, "training": {**config["training"], "compile": "reduce-overhead"}})
+    assert str(refused.value).count("\n  - ") == 1  # that key alone
+
+
 # ---------------------------------------------------------------- CUDA-graph code paths the CPU can check
 
 
