@@ -17,10 +17,11 @@ iterations per second, peak memory (CUDA: max reserved, which includes a CUDA gr
 first GPU numbers in docs/benchmarks.md are max allocated; CPU: peak resident set of the measuring
 process) and faithful / harness time. `--check N` trains the plain float32 step and the harness step
 from the same weights on the same batch for N iterations and prints how far the harness's losses (mean
-of the last five iterations) are from the plain ones, beside two floors (a plain rerun, and a plain run
-from weights rounded once to bf16: see `check`). `--sweep` trains that many seeds of the first
-method in one process (`cddgan.step.StepGroup`, one CUDA graph with a stream per seed) and prints their
-total iterations per second; `--sweep-processes` runs that many single-seed processes side by side.
+of the last five iterations) are from the plain ones, beside two floors (a plain rerun, and plain runs
+from weights perturbed once by bf16-sized amounts, `--check-floors`: see `check`). `--sweep` trains that
+many seeds of the first method in one process (`cddgan.step.StepGroup`, one CUDA graph with a stream per
+seed) and prints their total iterations per second; `--sweep-processes` runs that many single-seed
+processes side by side.
 """
 
 from __future__ import annotations
@@ -128,28 +129,29 @@ def check(job: dict) -> dict:
 
     Two floors say what "the same" can mean for an adversarial run. A second plain float32 run: on a GPU,
     Adam's first, sign-like updates turn the nondeterministic atomics of some backward kernels into
-    percent-level differences between two runs of the very same step (on the CPU it is 0). A plain float32
-    run from the initial weights rounded once to bf16: the smallest perturbation that bf16 implies (the
-    harness rounds weights and activations at every op of every iteration), so its drift is what the
-    training dynamics make of bf16-sized noise: the tolerance that bf16 allows, measured rather than guessed."""
+    percent-level differences between two runs of the very same step (on the CPU it is 0). Plain float32
+    runs from initial weights perturbed once by bf16-sized amounts (the first rounded to bf16, the others
+    times 1 + u 2^-8, u uniform in [-1, 1]: bf16's largest rounding error): the smallest perturbation
+    that bf16 implies (the harness rounds weights and activations at every op of every iteration), so
+    their drift, the median over `floors` such runs, is what the training dynamics make of bf16-sized
+    noise: the tolerance that bf16 allows, measured rather than guessed."""
     import math
+    import statistics
 
     import torch
 
     if job["threads"]:
         torch.set_num_threads(job["threads"])
+    floors = int(job.get("floors", 1))
+    runs = [("faithful", "plain", None), ("faithful", "plain again", None)]
+    runs += [("faithful", f"plain, perturbed start {k}", k) for k in range(floors)]
+    runs.append(("harness", "harness", None))
     means = {}
     finite = True
-    runs = (
-        ("faithful", "plain", False),
-        ("faithful", "plain again", False),
-        ("faithful", "plain, bf16-rounded start", True),
-        ("harness", "harness", False),
-    )
-    for variant, label, round_start in runs:
+    for variant, label, perturbation in runs:
         method, step = build_step(job, variant)
-        if round_start:
-            round_to_bf16(method)
+        if perturbation is not None:
+            perturb_like_bf16(method, perturbation)
         gen = torch.Generator().manual_seed(1)
         size = job["size"]
         history: list[dict[str, torch.Tensor]] = []
@@ -167,23 +169,31 @@ def check(job: dict) -> dict:
     def rel(a: dict, b: dict) -> dict:
         return {k: abs(b[k] - a[k]) / max(abs(a[k]), 1e-3) for k in a if k in b}
 
+    perturbed = [rel(means["plain"], means[f"plain, perturbed start {k}"]) for k in range(floors)]
     return {
         **job,
         "rel": rel(means["plain"], means["harness"]),
         "floor": rel(means["plain"], means["plain again"]),
-        "bf16_floor": rel(means["plain"], means["plain, bf16-rounded start"]),
+        "bf16_floor": {k: statistics.median(r[k] for r in perturbed) for k in perturbed[0]},
+        "bf16_floor_runs": perturbed,
         "finite": finite,
         "means": means,
     }
 
 
-def round_to_bf16(method) -> None:
-    """Round every weight of `method` to the nearest bf16 value, in place (they stay float32)."""
+def perturb_like_bf16(method, k: int) -> None:
+    """Perturb every weight of `method` in place by a bf16-sized amount (they stay float32): k = 0 rounds
+    to the nearest bf16 value; k > 0 multiplies by 1 + u 2^-8, u uniform in [-1, 1] drawn from seed k."""
     import torch
 
+    gen = torch.Generator().manual_seed(k)
     with torch.no_grad():
         for p in method.parameters():
-            p.copy_(p.to(torch.bfloat16).to(p.dtype))
+            if k == 0:
+                p.copy_(p.to(torch.bfloat16).to(p.dtype))
+            else:
+                u = torch.rand(p.shape, generator=gen, dtype=p.dtype) * 2 - 1
+                p.mul_(1 + u.to(p.device) * 2**-8)
 
 
 def sweep(job: dict) -> dict:
@@ -252,26 +262,28 @@ WORKERS = {"measure": measure, "check": check, "sweep": sweep, "throughput": thr
 
 
 def check_cells(r: dict) -> list[str]:
-    """The table cells of one `check` result, from harness drift to its ratio to the bf16 floor."""
+    """The table cells of one `check` result: harness drift, rerun floor, bf16 floor (median and range over
+    the perturbed runs) and the harness's D drift over the median bf16 floor."""
 
-    def pct(rel: dict, key: str) -> str:
-        return f"{100 * rel[key]:.2f} %" if key in rel else "–"
+    def pct(value: float) -> str:
+        return f"{100 * value:.2f} %"
 
-    def largest(rel: dict) -> str:
-        worst = max(rel, key=rel.get)
-        return f"{100 * rel[worst]:.1f} % ({worst})"
+    def spread(key: str) -> str:
+        runs = [run[key] for run in r["bf16_floor_runs"] if key in run]
+        if not runs:
+            return "–"
+        median = pct(r["bf16_floor"][key])
+        return median if len(runs) == 1 else f"{median} ({100 * min(runs):.2f}-{100 * max(runs):.2f})"
 
     harness, rerun, bf16 = r["rel"], r["floor"], r["bf16_floor"]
+    worst = max(harness, key=harness.get)
     ratio = f"{harness['D'] / bf16['D']:.2f}" if bf16.get("D") else "–"
     return [
-        pct(harness, "G"),
-        pct(harness, "D"),
-        largest(harness),
-        pct(rerun, "G"),
-        pct(rerun, "D"),
-        pct(bf16, "G"),
-        pct(bf16, "D"),
-        largest(bf16),
+        *(pct(harness[k]) if k in harness else "–" for k in ("G", "D")),
+        f"{100 * harness[worst]:.1f} % ({worst})",
+        *(pct(rerun[k]) if k in rerun else "–" for k in ("G", "D")),
+        spread("G"),
+        spread("D"),
         ratio,
     ]
 
@@ -339,6 +351,9 @@ def main() -> None:
     parser.add_argument("--no-faithful", action="store_true", help="skip the faithful step")
     parser.add_argument("--no-table", action="store_true", help="skip the per-method table (e.g. sweep only)")
     parser.add_argument("--check", type=int, default=0, help="numerics check over N iterations per method")
+    parser.add_argument(
+        "--check-floors", type=int, default=1, help="bf16-perturbed float32 runs whose median is the bf16 floor"
+    )
     parser.add_argument("--sweep", nargs="*", type=int, default=[], help="seeds per process (StepGroup)")
     parser.add_argument("--sweep-processes", nargs="*", type=int, default=[], help="single-seed processes side by side")
     parser.add_argument("--sweep-seconds", type=float, default=5.0, help="measuring window of --sweep-processes")
@@ -400,19 +415,23 @@ def main() -> None:
                 print(f"<!-- {method} {size}: warning: {text} -->", flush=True)
     if args.check:
         print(f"\n# numerics: harness vs plain float32, {args.check} iterations, |mean of last 5| relative")
-        print("(floors: a second plain float32 run, and a plain float32 run from the weights rounded once to bf16;")
-        print(" D / bf16 floor: the harness's D drift in units of the drift one bf16 rounding causes)")
         print(
-            "| method | crop | G | D | largest (loss) | rerun floor G | D | bf16 floor G | D | largest (loss) "
-            "| D / bf16 floor | harness finite |"
+            f"(floors: a second plain float32 run; the median of {args.check_floors} plain float32 run(s) from the"
+            " weights perturbed once by bf16-sized amounts, the first rounded to bf16, with their range;"
         )
-        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |", flush=True)
+        print(" D / bf16 floor: the harness's D drift in units of the median bf16 floor)")
+        print(
+            "| method | crop | G | D | largest (loss) | rerun floor G | D | bf16 floor G | D | D / bf16 floor "
+            "| harness finite |"
+        )
+        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |", flush=True)
         for method in args.methods:
             size = args.sizes[-1]
-            r = run_isolated({**base, "method": method, "size": size, "check": args.check}, "check")
+            job = {**base, "method": method, "size": size, "check": args.check, "floors": args.check_floors}
+            r = run_isolated(job, "check")
             results.append(r)
             if "error" in r:
-                print(f"| {method} | {size} | error: {r['error']} |" + " |" * 10, flush=True)
+                print(f"| {method} | {size} | error: {r['error']} |" + " |" * 8, flush=True)
                 continue
             print(f"| {method} | {size} | {' | '.join(check_cells(r))} | {r['finite']} |", flush=True)
     if args.sweep or args.sweep_processes:

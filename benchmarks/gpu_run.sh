@@ -4,7 +4,8 @@
 # has a time cap so that a slow one cannot starve the rest; the whole stays under DEADLINE seconds.
 #   bash benchmarks/gpu_run.sh                 # OUT=... DEADLINE=... to change where and how long
 #   SECTIONS="tests check sweep_compile compile_all" bash benchmarks/gpu_run.sh   # the second run
-#   SECTIONS="tests group_loop" bash benchmarks/gpu_run.sh   # not run yet: seeds_per_job through the real loop
+#   SECTIONS="tests group_loop check sweep_autotune" bash benchmarks/gpu_run.sh   # not run yet: the
+#       seeds_per_job loop, the bf16 floor of --check, and autotuned compiled kernels in the seed sweep
 set -u
 OUT=${OUT:-gpu-results}
 DEADLINE=${DEADLINE:-540}
@@ -51,10 +52,13 @@ for name in $SECTIONS; do
   # torch.compile on top (compiles during the eager warm-up, then captured)
   compile) section compile 150 $B --methods cut --no-faithful $FAST --compile ;;
   compile_all) section compile_all 150 $B --methods cddgan cyclegan --no-faithful $FAST --compile ;;
-  # the numerics check alone, with the floor of two plain float32 runs
-  check) section check 90 $B --methods cut cyclegan cddgan $FAST --no-table --check 20 --json "$OUT/check.json" ;;
+  # the numerics check alone, with its floors (a float32 rerun; float32 from bf16-rounded weights)
+  check) section check 120 $B --methods cut cyclegan cddgan $FAST --no-table --check 20 --json "$OUT/check.json" ;;
   # the sweep again with compiled networks
   sweep_compile) section sweep_compile 120 $B --methods cut $FAST --compile --no-table --sweep 4 8 --json "$OUT/sweep_compile.json" ;;
+  # the sweep with inductor's autotuned kernels (benchmarks kernel choices first: minutes)
+  sweep_autotune) section sweep_autotune 300 $B --methods cut $FAST --compile max-autotune-no-cudagraphs \
+    --no-table --sweep 8 --json "$OUT/sweep_autotune.json" ;;
   # the whole training loop (data, logs, outputs): N `cddgan train` processes vs one `cddgan train-group`
   group_loop) section group_loop 150 $PY benchmarks/bench_group_training.py --paper-scale --size 256 \
     --iterations 500 --seeds 4 $FAST ;;

@@ -56,3 +56,34 @@ def test_group_training_benchmark_compares_processes_with_one_group():
     rows = [line for line in out.splitlines() if line.startswith("| single-seed") or line.startswith("| one `cddgan")]
     assert len(rows) == 2
     assert all(float(row.strip("|").split("|")[-1]) > 0 for row in rows)
+
+
+def test_numerics_check_prints_the_rerun_and_bf16_floors():
+    """On the CPU a float32 rerun is bit-identical (floor 0) while bf16-perturbed starts drift (floor > 0)."""
+    out = run(
+        "benchmarks/bench_train_step.py", "--methods", "cut", "--sizes", "32", "--ngf", "4", "--n-blocks", "1",
+        "--ndf", "4", "--threads", "1", "--amp", "--no-table", "--check", "6", "--check-floors", "2",
+    )
+    row = next(line for line in out.splitlines() if line.startswith("| cut | 32 |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[5] == cells[6] == "0.00 %"  # rerun floor, G and D
+    median, spread = cells[8].split(" ", 1)[0], cells[8].split("(")[1].rstrip(")")
+    assert float(median) > 0 and "-" in spread  # bf16 floor of D: a median over two runs, with their range
+    assert float(cells[9]) >= 0 and cells[10] == "True"
+
+
+def test_bf16_sized_perturbations_are_bf16_sized():
+    import torch
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from bench_train_step import perturb_like_bf16
+
+    net = torch.nn.Linear(64, 64)
+    before = net.weight.detach().clone()
+    perturb_like_bf16(net, 0)
+    rounded = net.weight.detach().clone()
+    assert torch.equal(rounded, rounded.bfloat16().float()) and not torch.equal(rounded, before)
+    assert ((rounded - before).abs() <= before.abs() * 2**-8).all()
+    perturb_like_bf16(net, 1)
+    change = (net.weight.detach() - rounded).abs() / rounded.abs().clamp_min(1e-12)
+    assert 0 < float(change.max()) <= 2**-8
