@@ -12,14 +12,8 @@ from PIL import Image
 from scipy.ndimage import minimum_filter
 
 from cddgan.data.manifest import counts, read_manifest, sidecar_path
-from cddgan.data.synthetic import (
-    DEFAULTS,
-    add_haze,
-    image_rngs,
-    make_synthetic,
-    render_scene,
-    validate_params,
-)
+from cddgan.data.scenes import render_scene
+from cddgan.data.synthetic import DEFAULTS, add_haze, image_rngs, make_synthetic, validate_params
 from cddgan.errors import ConfigError
 from cddgan.io import read_image
 
