@@ -348,6 +348,11 @@ def main() -> None:
         help="torch.compile the networks (optionally in inductor mode MODE, e.g. max-autotune-no-cudagraphs)",
     )
     parser.add_argument("--cuda-graph", action="store_true", help="capture and replay the step (CUDA)")
+    parser.add_argument(
+        "--no-cudnn-benchmark",
+        action="store_true",
+        help="harness: cuDNN's heuristic algorithms instead of timed ones (the plain step keeps the reference's)",
+    )
     parser.add_argument("--no-faithful", action="store_true", help="skip the faithful step")
     parser.add_argument("--no-table", action="store_true", help="skip the per-method table (e.g. sweep only)")
     parser.add_argument("--check", type=int, default=0, help="numerics check over N iterations per method")
@@ -375,6 +380,7 @@ def main() -> None:
         "fused_adam": args.fused_adam,
         "compile": args.compile,
         "cuda_graph": args.cuda_graph,
+        "cudnn_benchmark": not args.no_cudnn_benchmark,
     }
     base = {
         "settings": settings,

@@ -4,8 +4,9 @@
 # has a time cap so that a slow one cannot starve the rest; the whole stays under DEADLINE seconds.
 #   bash benchmarks/gpu_run.sh                 # OUT=... DEADLINE=... to change where and how long
 #   SECTIONS="tests check sweep_compile compile_all" bash benchmarks/gpu_run.sh   # the second run
-#   SECTIONS="tests group_loop check sweep_autotune" bash benchmarks/gpu_run.sh   # not run yet: the
-#       seeds_per_job loop, the bf16 floor of --check, and autotuned compiled kernels in the seed sweep
+#   SECTIONS="tests cudnn group_loop check sweep_compile sweep_autotune" bash benchmarks/gpu_run.sh
+#       not run yet: cudnn.benchmark (on by default since the first GPU runs, which had it off), the
+#       seeds_per_job loop, the bf16 floor of --check, autotuned compiled kernels in the seed sweep
 set -u
 OUT=${OUT:-gpu-results}
 DEADLINE=${DEADLINE:-540}
@@ -49,6 +50,10 @@ for name in $SECTIONS; do
     $B --methods cut cyclegan cddgan --no-faithful --amp --channels-last --fused-adam
     $B --methods cut cyclegan cddgan --no-faithful --cuda-graph
     $B --methods cut cyclegan cddgan --no-faithful --amp --fused-adam --cuda-graph" ;;
+  # cuDNN's timed algorithm choice (training.cudnn_benchmark, the default) against its heuristic one
+  cudnn) section cudnn 150 bash -c "
+    $B --methods cut cyclegan cddgan --no-faithful $FAST
+    $B --methods cut cyclegan cddgan --no-faithful $FAST --no-cudnn-benchmark" ;;
   # torch.compile on top (compiles during the eager warm-up, then captured)
   compile) section compile 150 $B --methods cut --no-faithful $FAST --compile ;;
   compile_all) section compile_all 150 $B --methods cddgan cyclegan --no-faithful $FAST --compile ;;

@@ -49,6 +49,7 @@ TRAINING_DEFAULTS: dict[str, Any] = {
     "compile": False,
     "fused_adam": False,
     "cuda_graph": False,
+    "cudnn_benchmark": True,
     "seeds_per_job": 1,
     "threads": None,
     "workers": 0,

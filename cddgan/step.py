@@ -95,6 +95,10 @@ class TrainStep:
         self.schedulers = {
             name: torch.optim.lr_scheduler.LambdaLR(opt, factor) for name, opt in self.optimizers.items()
         }
+        if device.type == "cuda":
+            # process-wide, like the reference code: crops have one size, so cuDNN times its algorithms for
+            # each layer's shape once (in the eager warm-up, before any capture) and keeps the fastest
+            torch.backends.cudnn.benchmark = bool(cfg.get("cudnn_benchmark", True))
         self.channels_last = bool(cfg.get("channels_last")) and device.type == "cuda"
         # bf16 autocast: meant for CUDA, but honoured on the CPU too so that its numerics can be tested there.
         self.amp = bool(cfg.get("amp"))

@@ -47,7 +47,8 @@ def trained(name: str, iterations: int, **options) -> tuple[TrainStep, list[dict
     load_plugins()
     torch.manual_seed(0)
     method = method_class(name)(SETTINGS[name], CUDA).to(CUDA)
-    step = TrainStep(method, {**TRAINING_DEFAULTS, "iterations": 100, **options}, CUDA)
+    cfg = {**TRAINING_DEFAULTS, "iterations": 100, "cudnn_benchmark": False, **options}  # keep the fixture's
+    step = TrainStep(method, cfg, CUDA)
     gen = torch.Generator().manual_seed(1)
     batches = [
         [(torch.rand(1, 3, 64, 64, generator=gen) * 2 - 1).to(CUDA) for _ in range(2)] for _ in range(iterations)

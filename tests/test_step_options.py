@@ -81,6 +81,18 @@ def test_schema_refuses_a_compile_mode_that_makes_its_own_cuda_graphs():
     assert str(refused.value).count("\n  - ") == 1  # that key alone
 
 
+@pytest.mark.parametrize("setting", [True, False])
+def test_cudnn_benchmark_setting_is_applied_for_cuda_steps_only(monkeypatch, setting):
+    """The flag is process-wide: a CUDA step sets it from its config (building the step touches no GPU, so
+    this runs here); a CPU step leaves it alone."""
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", not setting)
+    cfg = {**TRAINING_DEFAULTS, "iterations": 10, "cudnn_benchmark": setting}
+    TrainStep(method_class("cut")(TINY), cfg, torch.device("cpu"))
+    assert torch.backends.cudnn.benchmark is (not setting)
+    TrainStep(method_class("cut")(TINY), cfg, torch.device("cuda"))
+    assert torch.backends.cudnn.benchmark is setting
+
+
 # ---------------------------------------------------------------- CUDA-graph code paths the CPU can check
 
 
