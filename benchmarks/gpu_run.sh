@@ -4,9 +4,10 @@
 # has a time cap so that a slow one cannot starve the rest; the whole stays under DEADLINE seconds.
 #   bash benchmarks/gpu_run.sh                 # OUT=... DEADLINE=... to change where and how long
 #   SECTIONS="tests check sweep_compile compile_all" bash benchmarks/gpu_run.sh   # the second run
-#   SECTIONS="tests cudnn group_loop check sweep_compile sweep_autotune" bash benchmarks/gpu_run.sh
-#       not run yet: cudnn.benchmark (on by default since the first GPU runs, which had it off), the
-#       seeds_per_job loop, the bf16 floor of --check, autotuned compiled kernels in the seed sweep
+#   SECTIONS="tests cudnn sweep_compile check" bash benchmarks/gpu_run.sh, then
+#   SECTIONS="group_loop sweep_autotune" bash benchmarks/gpu_run.sh
+#       not run yet: cudnn.benchmark (on by default since the first GPU runs, which had it off), the bf16
+#       floor of --check, the seeds_per_job loop, autotuned compiled kernels in the seed sweep
 set -u
 OUT=${OUT:-gpu-results}
 DEADLINE=${DEADLINE:-540}
