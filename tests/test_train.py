@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 import torch
@@ -78,23 +80,28 @@ def test_same_seed_gives_bit_identical_weights(tmp_path, tiny_synthetic):
     assert any(not torch.equal(a["state_dict"][k], c["state_dict"][k]) for k in a["state_dict"])
 
 
+def kill_at_iteration(n: int, out: Path, manifest: Path, monkeypatch) -> None:
+    """Train spec() into `out` and kill the run (KeyboardInterrupt) at its n-th iteration."""
+    original = Trainer.train_step
+    calls = {"n": 0}
+
+    def crash(self, hazy, clear):
+        calls["n"] += 1
+        if calls["n"] == n:
+            raise KeyboardInterrupt("simulated kill")
+        return original(self, hazy, clear)
+
+    monkeypatch.setattr(Trainer, "train_step", crash)
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(spec(), manifest, out / "ckpt", progress=False).run(out / "model.pt", out / "losses.csv")
+    monkeypatch.setattr(Trainer, "train_step", original)
+
+
 def test_interrupted_run_resumes_bit_identical(tmp_path, tiny_synthetic, monkeypatch):
     reference, ref_losses = train(tmp_path, "full", spec(), tiny_synthetic)
 
     out = tmp_path / "killed"
-    original = Trainer.train_step
-    calls = {"n": 0}
-
-    def crash_at_seven(self, hazy, clear):
-        calls["n"] += 1
-        if calls["n"] == 7:
-            raise KeyboardInterrupt("simulated kill")
-        return original(self, hazy, clear)
-
-    monkeypatch.setattr(Trainer, "train_step", crash_at_seven)
-    with pytest.raises(KeyboardInterrupt):
-        Trainer(spec(), tiny_synthetic, out / "ckpt", progress=False).run(out / "model.pt", out / "losses.csv")
-    monkeypatch.setattr(Trainer, "train_step", original)
+    kill_at_iteration(7, out, tiny_synthetic, monkeypatch)
     assert (out / "ckpt" / "last.pt").exists() and not (out / "model.pt").exists()
 
     logs: list[str] = []
@@ -106,20 +113,7 @@ def test_interrupted_run_resumes_bit_identical(tmp_path, tiny_synthetic, monkeyp
 
 
 def test_checkpoint_of_other_settings_is_not_resumed(tmp_path, tiny_synthetic, monkeypatch):
-    out = tmp_path / "run"
-    original = Trainer.train_step
-    calls = {"n": 0}
-
-    def crash(self, hazy, clear):
-        calls["n"] += 1
-        if calls["n"] == 6:
-            raise KeyboardInterrupt
-        return original(self, hazy, clear)
-
-    monkeypatch.setattr(Trainer, "train_step", crash)
-    with pytest.raises(KeyboardInterrupt):
-        Trainer(spec(), tiny_synthetic, out / "ckpt", progress=False).run(out / "model.pt", out / "losses.csv")
-    monkeypatch.setattr(Trainer, "train_step", original)
+    kill_at_iteration(6, tmp_path / "run", tiny_synthetic, monkeypatch)
     logs: list[str] = []
     train(tmp_path, "run", spec(lambda_l1=2.0), tiny_synthetic, logs)
     assert any("other settings" in line for line in logs)
