@@ -67,6 +67,14 @@ def test_defaults_are_filled_and_training_free_runs_get_one_seed():
     assert c["runs"]["toy"]["settings"] == {**toy_method.ToyGAN.defaults, "width": 4}
 
 
+def test_cuda_only_execution_keys_stay_out_of_run_specs_unless_set():
+    """A run's spec is what Snakemake tracks: a default added to it would retrain every finished run."""
+    assert "cudnn_benchmark" not in resolve()["runs"]["toy"]["training"]
+    assert resolve(training__cudnn_benchmark=False)["runs"]["toy"]["training"]["cudnn_benchmark"] is False
+    toy = resolve(runs__toy__training={"cudnn_benchmark": False})["runs"]["toy"]
+    assert toy["training"]["cudnn_benchmark"] is False
+
+
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
