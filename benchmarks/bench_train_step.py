@@ -397,8 +397,11 @@ def main() -> None:
         f"median of {args.repeats} after {args.warmup} warm-up; options {training}",
         flush=True,
     )
-    print("| method | crop | harness ms/it | it/s | peak MB | faithful ms/it | faithful / harness | graph | device |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |", flush=True)
+    if not args.no_table:
+        print(
+            "| method | crop | harness ms/it | it/s | peak MB | faithful ms/it | faithful / harness | graph | device |"
+        )
+        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |", flush=True)
     for method in args.methods if not args.no_table else []:
         for size in args.sizes:
             row = {v: run_isolated({**base, "method": method, "size": size, "variant": v}) for v in variants}
