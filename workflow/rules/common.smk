@@ -61,11 +61,23 @@ def manifest(dataset):
     return f"{RESULTS}/data/{dataset}/manifest.csv"
 
 
-def run_spec(wildcards):
+def spec_json(experiment, run, seed):
     """The JSON spec of one (experiment, run, seed); a param, so Snakemake reruns only what it changes."""
-    return json.dumps(
-        cddgan_config.run_spec(C, wildcards.experiment, wildcards.run, int(wildcards.seed)), sort_keys=True
-    )
+    return json.dumps(cddgan_config.run_spec(C, experiment, run, int(seed)), sort_keys=True)
+
+
+def run_spec(wildcards):
+    return spec_json(wildcards.experiment, wildcards.run, wildcards.seed)
+
+
+def checkpoint_dir(experiment, run, seed):
+    """Where a seed's training keeps its checkpoint: outside the outputs, so a killed job resumes."""
+    return f"{RESULTS}/checkpoints/{experiment}/{run}/seed{seed}"
+
+
+def status_file(experiment, run, seed):
+    """Where a diverged seed is recorded (read by cddgan.report.results)."""
+    return f"{RESULTS}/status/{experiment}/{run}/seed{seed}.failed"
 
 
 def jobs():
@@ -237,20 +249,24 @@ def seed_group(run, seed):
     return seeds[first : first + size]
 
 
+def group_folder(experiment, run, seeds):
+    """The output folder of rule train_group for `seeds`, e.g. "0-1-2-3"."""
+    return f"{RESULTS}/groups/{experiment}/{run}/seeds{seeds}"
+
+
 def group_dir(w):
-    seeds = "-".join(str(s) for s in seed_group(w.run, w.seed))
-    return f"{RESULTS}/groups/{w.experiment}/{w.run}/seeds{seeds}"
+    return group_folder(w.experiment, w.run, "-".join(str(s) for s in seed_group(w.run, w.seed)))
 
 
 def group_args(w):
     """`--spec/--model/--losses/--checkpoint-dir/--status` per seed of the group, shell-quoted."""
     parts = []
     for seed in (int(s) for s in w.seeds.split("-")):
-        spec = json.dumps(cddgan_config.run_spec(C, w.experiment, w.run, seed), sort_keys=True)
-        out = f"{RESULTS}/groups/{w.experiment}/{w.run}/seeds{w.seeds}/seed{seed}"
-        parts += ["--spec", spec, "--model", f"{out}/model.pt", "--losses", f"{out}/losses.csv"]
-        parts += ["--checkpoint-dir", f"{RESULTS}/checkpoints/{w.experiment}/{w.run}/seed{seed}"]
-        parts += ["--status", f"{RESULTS}/status/{w.experiment}/{w.run}/seed{seed}.failed"]
+        out = f"{group_folder(w.experiment, w.run, w.seeds)}/seed{seed}"
+        parts += ["--spec", spec_json(w.experiment, w.run, seed)]
+        parts += ["--model", f"{out}/model.pt", "--losses", f"{out}/losses.csv"]
+        parts += ["--checkpoint-dir", checkpoint_dir(w.experiment, w.run, seed)]
+        parts += ["--status", status_file(w.experiment, w.run, seed)]
     return " ".join(shlex.quote(p) for p in parts)
 
 

@@ -33,9 +33,7 @@ rule efficiency:
     output:
         f"{RESULTS}/efficiency/{{experiment}}/{{run}}.json",
     params:
-        spec=lambda w: json.dumps(
-            cddgan_config.run_spec(C, w.experiment, w.run, RUNS[w.run]["seeds"][0]), sort_keys=True
-        ),
+        spec=lambda w: spec_json(w.experiment, w.run, RUNS[w.run]["seeds"][0]),
     resources:
         **job_resources("inference"),
     threads: job_threads("inference")

@@ -18,8 +18,8 @@ rule train:
         run=_alternatives(set(RUNS) - set(GROUPED_RUNS)) or NO_MATCH,
     params:
         spec=run_spec,
-        checkpoints=lambda w: f"{RESULTS}/checkpoints/{w.experiment}/{w.run}/seed{w.seed}",
-        status=lambda w: f"{RESULTS}/status/{w.experiment}/{w.run}/seed{w.seed}.failed",
+        checkpoints=lambda w: checkpoint_dir(w.experiment, w.run, w.seed),
+        status=lambda w: status_file(w.experiment, w.run, w.seed),
     resources:
         **job_resources("train"),
     threads: job_threads("train")
