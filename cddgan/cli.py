@@ -16,6 +16,11 @@ from pathlib import Path
 
 from cddgan.errors import ConfigError, HarnessError
 
+EXECUTION_HELP = (
+    "how the job executes, as JSON (device, threads, log_every, cuda_graph, ...: cddgan.config.EXECUTION_KEYS);"
+    " kept apart from --spec so that Snakemake does not retrain when only these change"
+)
+
 
 def _json(text: str, what: str) -> dict:
     try:
@@ -32,6 +37,20 @@ def cmd_make_data(args: argparse.Namespace) -> None:
 
     path = build_manifest(args.name, _json(args.spec, "--spec"), Path(args.out))
     print(f"wrote {path}", file=sys.stderr)
+
+
+def _execution(args: argparse.Namespace) -> dict:
+    """The `--execution` JSON (device, threads, CUDA options; cddgan.config.EXECUTION_KEYS), checked."""
+    from cddgan.config import EXECUTION_KEYS
+
+    execution = _json(args.execution, "--execution") if args.execution else {}
+    unknown = sorted(set(execution) - EXECUTION_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"--execution: unknown key(s) {unknown}; it takes {', '.join(sorted(EXECUTION_KEYS))}"
+            " (every other training setting belongs in --spec)"
+        )
+    return execution
 
 
 def _clear_status(status: Path | None) -> None:
@@ -55,7 +74,13 @@ def cmd_train(args: argparse.Namespace) -> None:
 
     status = Path(args.status) if args.status else None
     _clear_status(status)
-    trainer = Trainer(_json(args.spec, "--spec"), args.manifest, args.checkpoint_dir, progress=not args.quiet)
+    trainer = Trainer(
+        _json(args.spec, "--spec"),
+        args.manifest,
+        args.checkpoint_dir,
+        progress=not args.quiet,
+        execution=_execution(args),
+    )
     try:
         trainer.run(args.model, args.losses)
     except DivergenceError as exc:
@@ -79,7 +104,7 @@ def cmd_train_group(args: argparse.Namespace) -> None:
     specs = [_json(text, "--spec") for text in args.spec]
     for path in [*args.model, *args.losses]:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    group = GroupTrainer(specs, args.manifest, args.checkpoint_dir, progress=not args.quiet)
+    group = GroupTrainer(specs, args.manifest, args.checkpoint_dir, progress=not args.quiet, execution=_execution(args))
     failed = group.run(list(zip(args.model, args.losses, strict=True)))
     for i, exc in failed.items():
         if not statuses:
@@ -141,17 +166,19 @@ def _protocol_arg(text: str):
 def cmd_efficiency(args: argparse.Namespace) -> None:
     import torch
 
+    from cddgan.config import job_training
     from cddgan.efficiency import measure, summary
     from cddgan.io import write_text
     from cddgan.train import Trainer, build_method, resolve_device
 
     spec = _json(args.spec, "--spec")
-    training = spec.get("training") or {}
-    device = resolve_device(training.get("device", "auto") if args.device == "auto" else args.device)
-    repeats = int(training.get("efficiency_iterations", 5))
+    execution = _execution(args)
+    training = job_training(spec, execution)
+    device = resolve_device(training["device"] if args.device == "auto" else args.device)
+    repeats = int(training["efficiency_iterations"])
     if spec.get("training"):
         with tempfile.TemporaryDirectory() as scratch:
-            trainer = Trainer(spec, args.manifest, scratch, progress=False)
+            trainer = Trainer(spec, args.manifest, scratch, progress=False, execution=execution)
             hazy, clear = trainer.sampler.next()
             warmup = 1 + trainer.step.calls_before_replay  # with CUDA graphs, time replays, not warm-up/capture
             result = measure(
@@ -254,6 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="record a diverged run here and exit 0 with a FAILED model (the sweep goes on); "
         "without it, divergence is an error",
     )
+    p.add_argument("--execution", help=EXECUTION_HELP)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
 
@@ -267,6 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--losses", required=True, action="append", help="output losses.csv, one per --spec")
     p.add_argument("--checkpoint-dir", required=True, action="append", help="checkpoint folder, one per --spec")
     p.add_argument("--status", action="append", help="where a diverged seed is recorded, one per --spec")
+    p.add_argument("--execution", help=EXECUTION_HELP)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train_group)
 
@@ -294,6 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("efficiency", help="parameters, MACs, train/inference time and memory of a run")
     p.add_argument("--spec", required=True)
+    p.add_argument("--execution", help=EXECUTION_HELP)
     p.add_argument("--manifest", help="training manifest (trainable runs)")
     p.add_argument("--device", default="auto")
     p.add_argument("--out", required=True, help="output JSON")

@@ -31,9 +31,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
 DEFAULT_CONFIG = REPO_ROOT / "config" / "config.yaml"
 
-# Every key here is part of each run's spec, which Snakemake tracks: a key added here retrains every
-# existing run. Keys that only choose how CUDA executes and change no CPU result (`cudnn_benchmark`,
-# default on in `cddgan.step.TrainStep`) stay out, so that upgrading the harness keeps finished runs.
+# Defaults of the shared training loop; a run's own `training:` overrides any of them.
 TRAINING_DEFAULTS: dict[str, Any] = {
     "iterations": 1000,
     "batch_size": 1,
@@ -52,12 +50,38 @@ TRAINING_DEFAULTS: dict[str, Any] = {
     "compile": False,
     "fused_adam": False,
     "cuda_graph": False,
+    "cudnn_benchmark": True,
     "seeds_per_job": 1,
     "threads": None,
     "workers": 0,
     "cache_images": "auto",
     "efficiency_iterations": 5,
 }
+
+# Training keys that say how a run executes, not what it computes. They change a trained model at most by
+# float rounding and the device's random streams (device, threads, fused kernels, graph replay, cuDNN's
+# algorithm choice) or not at all (logging, checkpoint cadence, image decoding, the efficiency job's
+# repeats). They stay out of the run spec that Snakemake tracks and that fingerprints a checkpoint, so
+# changing them, or adding such a key here, retrains nothing and a resubmitted job resumes. The efficiency
+# job, which measures exactly these choices, does track them. `amp` (bf16) and `seeds_per_job` (a seed's
+# random draws depend on its group) change results and are part of the spec.
+EXECUTION_KEYS: frozenset[str] = frozenset(
+    {
+        "checkpoint_every",
+        "log_every",
+        "device",
+        "threads",
+        "workers",
+        "cache_images",
+        "channels_last",
+        "compile",
+        "fused_adam",
+        "cuda_graph",
+        "cudnn_benchmark",
+        "efficiency_iterations",
+    }
+)
+EXECUTION_DEFAULTS: dict[str, Any] = {key: TRAINING_DEFAULTS[key] for key in sorted(EXECUTION_KEYS)}
 
 TOP_DEFAULTS: dict[str, Any] = {
     "title": "cddgan-bench",
@@ -395,14 +419,35 @@ def load(path: str | Path | None = None, overrides: Mapping | None = None) -> di
 
 
 def run_spec(config: Mapping, experiment: str, run: str, seed: int) -> dict:
-    """Everything one training or dehazing job needs, as a JSON-able dict (Snakemake tracks it as a param)."""
+    """What one (run, seed) computes, as a JSON-able dict: Snakemake tracks it, so a change retrains.
+
+    The run's execution keys (`EXECUTION_KEYS`) are left out; `run_execution` gives them.
+    """
     spec = config["runs"][run]
+    training = spec.get("training", {})
     return {
         "experiment": experiment,
         "run": run,
         "seed": int(seed),
         "method": spec["method"],
         "settings": spec["settings"],
-        "training": spec.get("training", {}),
+        "training": {key: value for key, value in training.items() if key not in EXECUTION_KEYS},
         "plugins": list(config.get("plugins", [])),
     }
+
+
+def run_execution(config: Mapping, run: str) -> dict:
+    """How a run's jobs execute (device, threads, CUDA options, logging): its `EXECUTION_KEYS`.
+
+    Training-free runs have no `training` of their own; they take the config-wide one (its device).
+    """
+    training = config["runs"][run].get("training") or config.get("training") or {}
+    return {**EXECUTION_DEFAULTS, **{key: value for key, value in training.items() if key in EXECUTION_KEYS}}
+
+
+def job_training(spec: Mapping[str, Any], execution: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The training settings a job runs with: the spec's, then the execution keys on top.
+
+    A spec may still carry execution keys itself (hand-written specs, older tools); `execution` wins.
+    """
+    return {**EXECUTION_DEFAULTS, **(spec.get("training") or {}), **(execution or {})}

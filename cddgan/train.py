@@ -27,6 +27,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
+from cddgan.config import EXECUTION_KEYS, job_training
 from cddgan.data.manifest import read_manifest
 from cddgan.data.unpaired import UnpairedSampler
 from cddgan.errors import DivergenceError, HarnessError
@@ -58,10 +59,14 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-
 def spec_fingerprint(spec: Mapping[str, Any], manifest_path: Path) -> str:
-    """Hash of everything that makes a checkpoint resumable: the run spec and the training data manifest."""
-    digest = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode())
+    """Hash of everything that makes a checkpoint resumable: the run spec and the training data manifest.
+
+    Execution keys (`cddgan.config.EXECUTION_KEYS`: device, threads, logging, CUDA options) are left out,
+    so a job resubmitted with other threads or on another device resumes.
+    """
+    training = {k: v for k, v in (spec.get("training") or {}).items() if k not in EXECUTION_KEYS}
+    digest = hashlib.sha256(json.dumps({**spec, "training": training}, sort_keys=True, default=str).encode())
     digest.update(Path(manifest_path).read_bytes())
     return digest.hexdigest()[:16]
 
@@ -114,9 +119,10 @@ class Trainer:
         checkpoint_dir: str | Path,
         log: Log = _stderr,
         progress: bool = True,
+        execution: Mapping[str, Any] | None = None,
     ) -> None:
         self.spec = dict(spec)
-        self.cfg = dict(spec["training"])
+        self.cfg = job_training(spec, execution)
         self.manifest_path = Path(manifest_path)
         self.checkpoint_path = Path(checkpoint_dir) / "last.pt"
         self.log = log
@@ -290,6 +296,7 @@ class Trainer:
             "method": self.spec["method"],
             "settings": self.spec["settings"],
             "spec": self.spec,
+            "execution": {key: self.cfg[key] for key in sorted(EXECUTION_KEYS) if key in self.cfg},
             "iterations": self.iteration,
             "failed": failed,
             "state_dict": None if failed else self.method.state_dict(),
@@ -324,18 +331,19 @@ class GroupTrainer:
         checkpoint_dirs: list[str | Path],
         log: Log = _stderr,
         progress: bool = True,
+        execution: Mapping[str, Any] | None = None,
     ) -> None:
         if not specs or len(specs) != len(checkpoint_dirs):
             raise HarnessError("a training group needs one checkpoint folder per spec, and at least one spec")
         shared = ("iterations", "log_every", "checkpoint_every", "batch_size", "crop", "device")
         for key in shared:
-            values = {json.dumps(spec["training"].get(key)) for spec in specs}
+            values = {json.dumps(job_training(spec, execution).get(key)) for spec in specs}
             if len(values) > 1:
                 raise HarnessError(f"the seeds of a training group must share training.{key}; got {sorted(values)}")
         self.log = log
         self.progress = progress
         self.members = [
-            Trainer(spec, manifest_path, ckpt, log=self._prefixed(spec), progress=False)
+            Trainer(spec, manifest_path, ckpt, log=self._prefixed(spec), progress=False, execution=execution)
             for spec, ckpt in zip(specs, checkpoint_dirs, strict=True)
         ]
 

@@ -67,12 +67,35 @@ def test_defaults_are_filled_and_training_free_runs_get_one_seed():
     assert c["runs"]["toy"]["settings"] == {**toy_method.ToyGAN.defaults, "width": 4}
 
 
-def test_cuda_only_execution_keys_stay_out_of_run_specs_unless_set():
-    """A run's spec is what Snakemake tracks: a default added to it would retrain every finished run."""
-    assert "cudnn_benchmark" not in resolve()["runs"]["toy"]["training"]
-    assert resolve(training__cudnn_benchmark=False)["runs"]["toy"]["training"]["cudnn_benchmark"] is False
-    toy = resolve(runs__toy__training={"cudnn_benchmark": False})["runs"]["toy"]
-    assert toy["training"]["cudnn_benchmark"] is False
+def test_execution_keys_stay_out_of_the_run_spec_and_come_back_through_run_execution():
+    """A run's spec is what Snakemake tracks: changing how a run executes must not change it."""
+    c = resolve(training__threads=3, runs__toy__training={"log_every": 7, "lr": 1e-3, "amp": True})
+    spec = cfg.run_spec(c, "e", "toy", 0)
+    assert not set(spec["training"]) & cfg.EXECUTION_KEYS
+    assert spec["training"]["lr"] == 1e-3 and spec["training"]["amp"] is True  # bf16 changes results: tracked
+    assert spec == cfg.run_spec(resolve(runs__toy__training={"lr": 1e-3, "amp": True}), "e", "toy", 0)
+    execution = cfg.run_execution(c, "toy")
+    assert set(execution) == cfg.EXECUTION_KEYS
+    assert execution["threads"] == 3 and execution["log_every"] == 7 and execution["cudnn_benchmark"] is True
+    assert cfg.run_execution(c, "identity")["threads"] == 3  # training-free: the config-wide settings
+    assert cfg.job_training(spec, execution) == c["runs"]["toy"]["training"]
+
+
+def test_cudnn_benchmark_is_an_execution_default_a_run_can_turn_off():
+    assert cfg.run_execution(resolve(), "toy")["cudnn_benchmark"] is True
+    assert cfg.run_execution(resolve(training__cudnn_benchmark=False), "toy")["cudnn_benchmark"] is False
+    assert cfg.run_execution(resolve(runs__toy__training={"cudnn_benchmark": False}), "toy")["cudnn_benchmark"] is False
+
+
+def test_command_line_refuses_result_keys_in_execution(tmp_path, capsys):
+    from cddgan.cli import main
+
+    code = main(["efficiency", "--spec", '{"method": "identity", "settings": {}}', "--execution", '{"lr": 0.1}',
+                 "--out", str(tmp_path / "e.json")])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "--execution: unknown key(s) ['lr']" in err and "belongs in --spec" in err
+    assert not (tmp_path / "e.json").exists()
 
 
 @pytest.mark.parametrize(

@@ -138,6 +138,23 @@ def test_changing_a_label_replans_only_the_snapshot_and_report(finished):
     assert_plan(output, {("config_snapshot", "results/config.resolved.yaml"), ("report", "reports/index.html")})
 
 
+def test_changing_how_runs_execute_retrains_nothing(finished):
+    """Execution keys (cddgan.config.EXECUTION_KEYS) reach the jobs as an untracked param: no training,
+    dehazing or scoring is redone. Only the efficiency jobs, which measure these choices, are."""
+    execution = {"log_every": 1, "checkpoint_every": 3, "threads": 2, "cache_images": False, "cuda_graph": True,
+                 "fused_adam": True, "device": "cpu"}
+    raw = changed(training={**RAW["training"], **execution})
+    expected = {("efficiency", f"results/efficiency/{EXPERIMENT}/{run}.json") for run in RUNS}
+    expected |= {("config_snapshot", "results/config.resolved.yaml"), ("report", "reports/index.html")}
+    assert_plan(dry_run(finished, raw, "execution"), expected)
+
+
+def test_changing_amp_retrains(finished):
+    """bf16 changes what a run computes: unlike the execution keys, it is part of the tracked spec."""
+    output = dry_run(finished, changed(**{"runs.toy-a.training": {"amp": True}}), "amp")
+    assert_plan(output, run_jobs("toy-a") | SHARED)
+
+
 def test_changing_a_test_only_dataset_replans_what_reads_it(finished):
     output = dry_run(finished, changed(**{"datasets.synth-b.n_test": 3}), "test-set")
     expected = {("make_data", "results/data/synth-b/manifest.csv")} | SHARED

@@ -41,11 +41,10 @@ def spec(seed=0, iterations=12, **settings):
     }
 
 
-def train(tmp_path, name, run_spec, manifest, logs=None):
+def train(tmp_path, name, run_spec, manifest, logs=None, execution=None):
     out = tmp_path / name
-    trainer = Trainer(
-        run_spec, manifest, out / "ckpt", log=(logs.append if logs is not None else print), progress=False
-    )
+    log = logs.append if logs is not None else print
+    trainer = Trainer(run_spec, manifest, out / "ckpt", log=log, progress=False, execution=execution)
     trainer.run(out / "model.pt", out / "losses.csv")
     return torch.load(out / "model.pt", weights_only=False), pd.read_csv(out / "losses.csv")
 
@@ -118,6 +117,21 @@ def test_checkpoint_of_other_settings_is_not_resumed(tmp_path, tiny_synthetic, m
     train(tmp_path, "run", spec(lambda_l1=2.0), tiny_synthetic, logs)
     assert any("other settings" in line for line in logs)
     assert not any("resumed" in line for line in logs)
+
+
+def test_checkpoint_resumes_when_only_execution_keys_change(tmp_path, tiny_synthetic, monkeypatch):
+    """Execution keys (logging, checkpoint cadence, image cache) are not part of what a run computes: a job
+    resubmitted with other ones resumes, and its weights are those of an uninterrupted run."""
+    reference, _ = train(tmp_path, "full", spec(), tiny_synthetic)
+    kill_at_iteration(7, tmp_path / "run", tiny_synthetic, monkeypatch)
+    logs: list[str] = []
+    execution = {"log_every": 3, "checkpoint_every": 5, "cache_images": False}
+    resumed, losses = train(tmp_path, "run", spec(), tiny_synthetic, logs, execution=execution)
+    assert any("resumed from checkpoint" in line and "iteration 4" in line for line in logs)
+    assert_same_weights(reference["state_dict"], resumed["state_dict"])
+    # Rows every 2 iterations before the kill; after it every 3, plus one per checkpoint (every 5).
+    assert list(losses["iteration"]) == [2, 4, 5, 6, 9, 10, 12]
+    assert resumed["execution"]["log_every"] == 3 and resumed["execution"]["cache_images"] is False
 
 
 def test_nan_stops_with_message_and_keeps_last_good_checkpoint(tmp_path, tiny_synthetic):

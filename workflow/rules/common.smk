@@ -70,6 +70,39 @@ def run_spec(wildcards):
     return spec_json(wildcards.experiment, wildcards.run, wildcards.seed)
 
 
+class Untracked:
+    """A param that reaches the job's command line but not Snakemake's rerun check.
+
+    Snakemake compares a job's params with those recorded at its last run and compares only builtin
+    values (str, int, dict, ...), so this wrapper keeps the execution keys (device, threads, logging, CUDA
+    options: cddgan.config.EXECUTION_KEYS) out of the check: changing them retrains nothing.
+    `tests/test_rerun_exact.py` checks that. The repr is constant, so a Snakemake that did compare reprs
+    would still see no change.
+    """
+
+    def __init__(self, text):
+        self.text = text
+
+    def __str__(self):
+        return self.text
+
+    def __repr__(self):
+        return "Untracked()"
+
+
+def execution_json(run):
+    """The run's execution keys as JSON (`--execution` of train, train-group and efficiency)."""
+    return json.dumps(cddgan_config.run_execution(C, run), sort_keys=True)
+
+
+def untracked_execution(wildcards):
+    return Untracked(execution_json(wildcards.run))
+
+
+def untracked_device(wildcards):
+    return Untracked(cddgan_config.run_execution(C, wildcards.run)["device"])
+
+
 def checkpoint_dir(experiment, run, seed):
     """Where a seed's training keeps its checkpoint: outside the outputs, so a killed job resumes."""
     return f"{RESULTS}/checkpoints/{experiment}/{run}/seed{seed}"

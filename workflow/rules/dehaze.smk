@@ -12,6 +12,7 @@ rule dehaze:
     params:
         spec=run_spec,
         model=lambda w, input: f"--model {input.model}" if "model" in input.keys() else "",
+        device=untracked_device,
     resources:
         **job_resources("inference"),
     threads: job_threads("inference")
@@ -21,4 +22,4 @@ rule dehaze:
         f"{RESULTS}/benchmarks/dehaze/{{experiment}}/{{run}}/seed{{seed}}/{{dataset}}.tsv"
     shell:
         "python3 -m cddgan dehaze --spec {params.spec:q} {params.model} --manifest {input.manifest:q} --out {output:q}"
-        " > {log:q} 2>&1"
+        " --device {params.device:q} > {log:q} 2>&1"

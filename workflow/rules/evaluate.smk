@@ -34,6 +34,7 @@ rule efficiency:
         f"{RESULTS}/efficiency/{{experiment}}/{{run}}.json",
     params:
         spec=lambda w: spec_json(w.experiment, w.run, RUNS[w.run]["seeds"][0]),
+        execution=lambda w: execution_json(w.run),  # tracked: the efficiency figures measure these choices
     resources:
         **job_resources("inference"),
     threads: job_threads("inference")
@@ -42,7 +43,8 @@ rule efficiency:
     benchmark:
         f"{RESULTS}/benchmarks/efficiency/{{experiment}}/{{run}}.tsv"
     shell:
-        "python3 -m cddgan efficiency --spec {params.spec:q} --manifest {input.manifest:q} --out {output:q} > {log:q} 2>&1"
+        "python3 -m cddgan efficiency --spec {params.spec:q} --execution {params.execution:q} --manifest {input.manifest:q}"
+        " --out {output:q} > {log:q} 2>&1"
 
 
 rule aggregate:

@@ -18,6 +18,7 @@ rule train:
         run=_alternatives(set(RUNS) - set(GROUPED_RUNS)) or NO_MATCH,
     params:
         spec=run_spec,
+        execution=untracked_execution,
         checkpoints=lambda w: checkpoint_dir(w.experiment, w.run, w.seed),
         status=lambda w: status_file(w.experiment, w.run, w.seed),
     resources:
@@ -30,7 +31,7 @@ rule train:
     shell:
         "python3 -m cddgan train --spec {params.spec:q} --manifest {input.manifest:q} --model {output.model:q}"
         " --losses {output.losses:q} --checkpoint-dir {params.checkpoints:q} --status {params.status:q}"
-        " > {log:q} 2>&1"
+        " --execution {params.execution:q} > {log:q} 2>&1"
 
 
 rule train_group:
@@ -45,6 +46,7 @@ rule train_group:
         seeds=r"\d+(-\d+)*",
     params:
         args=group_args,
+        execution=untracked_execution,
     resources:
         **group_resources(),
     threads: job_threads("train")
@@ -53,7 +55,8 @@ rule train_group:
     benchmark:
         f"{RESULTS}/benchmarks/train_group/{{experiment}}/{{run}}/seeds{{seeds}}.tsv"
     shell:
-        "python3 -m cddgan train-group {params.args} --manifest {input.manifest:q} > {log:q} 2>&1"
+        "python3 -m cddgan train-group {params.args} --execution {params.execution:q} --manifest {input.manifest:q}"
+        " > {log:q} 2>&1"
 
 
 rule train_member:
