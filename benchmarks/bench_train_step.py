@@ -251,6 +251,44 @@ def throughput(job: dict) -> dict:
     return {**job, "its": count / (time.perf_counter() - start), "graph": bool(step.graphs)}
 
 
+def profile(job: dict) -> dict:
+    """Where one harness iteration's time goes: torch.profiler over `profile` iterations after the warm-up.
+
+    On CUDA the ranking is by kernel time on the GPU (what bounds a seed sweep once the GPU is busy); on
+    the CPU by the ops' own CPU time. Profile eager steps: kernels replayed inside a CUDA graph may not be
+    traced one by one.
+    """
+    import torch
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    if job["threads"]:
+        torch.set_num_threads(job["threads"])
+    _, step = build_step(job, "harness")
+    device = step.device
+    hazy, clear = random_batch(job["size"], device)
+    for _ in range(job["warmup"] + step.calls_before_replay):
+        step(hazy, clear)
+    sync(device)
+    cuda = device.type == "cuda"
+    activities = [ProfilerActivity.CPU, *([ProfilerActivity.CUDA] if cuda else [])]
+    iterations = job["profile"]
+    with torch_profile(activities=activities) as prof:
+        for _ in range(iterations):
+            step(hazy, clear)
+        sync(device)
+    key = "self_device_time_total" if cuda else "self_cpu_time_total"
+    events = [e for e in prof.key_averages() if getattr(e, key) > 0]
+    events.sort(key=lambda e: getattr(e, key), reverse=True)
+    per_iteration = 1000.0 * iterations  # profiler times are in microseconds
+    top = [
+        {"name": e.key, "ms": getattr(e, key) / per_iteration, "calls": e.count / iterations}
+        for e in events[: job["top"]]
+    ]
+    busy = sum(getattr(e, key) for e in events) / per_iteration
+    return {**job, "busy_ms": busy, "top": top, "clock": "GPU kernels" if cuda else "CPU ops (self)"}
+
+
 def sync(device) -> None:
     import torch
 
@@ -258,7 +296,7 @@ def sync(device) -> None:
         torch.cuda.synchronize(device)
 
 
-WORKERS = {"measure": measure, "check": check, "sweep": sweep, "throughput": throughput}
+WORKERS = {"measure": measure, "check": check, "sweep": sweep, "throughput": throughput, "profile": profile}
 
 
 def check_cells(r: dict) -> list[str]:
@@ -362,6 +400,10 @@ def main() -> None:
     parser.add_argument("--sweep", nargs="*", type=int, default=[], help="seeds per process (StepGroup)")
     parser.add_argument("--sweep-processes", nargs="*", type=int, default=[], help="single-seed processes side by side")
     parser.add_argument("--sweep-seconds", type=float, default=5.0, help="measuring window of --sweep-processes")
+    parser.add_argument(
+        "--profile", type=int, default=0, metavar="N", help="profile N harness iterations per method: top ops/kernels"
+    )
+    parser.add_argument("--top", type=int, default=15, help="rows of the --profile ranking")
     parser.add_argument("--json", help="also write the raw results here")
     parser.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -443,6 +485,25 @@ def main() -> None:
                 print(f"| {method} | {size} | error: {r['error']} |" + " |" * 8, flush=True)
                 continue
             print(f"| {method} | {size} | {' | '.join(check_cells(r))} | {r['finite']} |", flush=True)
+    if args.profile:
+        size = args.sizes[-1]
+        print(f"\n# profile: harness step at {size} px, {args.profile} iterations; time per iteration")
+        print("| method | clock | op or kernel | ms/it | share | calls/it |")
+        print("| --- | --- | --- | --- | --- | --- |", flush=True)
+        for method in args.methods:
+            job = {**base, "method": method, "size": size, "profile": args.profile, "top": args.top}
+            r = run_isolated(job, "profile")
+            results.append(r)
+            if "error" in r:
+                print(f"| {method} | error: {r['error']} | | | | |", flush=True)
+                continue
+            print(f"| {method} | {r['clock']} | (all) | {r['busy_ms']:.2f} | 100 % | |")
+            for row in r["top"]:
+                name = row["name"].replace("|", "/")
+                name = name if len(name) <= 90 else name[:87] + "..."
+                share = 100 * row["ms"] / r["busy_ms"]
+                print(f"| {method} | | `{name}` | {row['ms']:.3f} | {share:.1f} % | {row['calls']:g} |")
+            sys.stdout.flush()
     if args.sweep or args.sweep_processes:
         method, size = args.methods[0], args.sizes[-1]
         print(f"\n# seed sweep: {method} at {size} px, total iterations per second on one device")

@@ -5,9 +5,9 @@
 #   bash benchmarks/gpu_run.sh                 # OUT=... DEADLINE=... to change where and how long
 #   SECTIONS="tests check sweep_compile compile_all" bash benchmarks/gpu_run.sh   # the second run
 #   SECTIONS="tests cudnn sweep_compile check" bash benchmarks/gpu_run.sh, then
-#   SECTIONS="group_loop sweep_autotune" bash benchmarks/gpu_run.sh
+#   SECTIONS="group_loop sweep_autotune profile" bash benchmarks/gpu_run.sh
 #       not run yet: cudnn.benchmark (on by default since the first GPU runs, which had it off), the bf16
-#       floor of --check, the seeds_per_job loop, autotuned compiled kernels in the seed sweep
+#       floor of --check, the seeds_per_job loop, autotuned compiled kernels in the seed sweep, the profile
 set -u
 OUT=${OUT:-gpu-results}
 DEADLINE=${DEADLINE:-540}
@@ -67,6 +67,9 @@ for name in $SECTIONS; do
   # the sweep with inductor's autotuned kernels (benchmarks kernel choices first: minutes)
   sweep_autotune) section sweep_autotune 300 $B --methods cut $FAST --compile max-autotune-no-cudagraphs \
     --no-table --sweep 8 --json "$OUT/sweep_autotune.json" ;;
+  # where a busy GPU's time goes: the GPU kernels of eager bf16 harness iterations, ranked by their time
+  profile) section profile 90 $B --methods cut cddgan --no-table --amp --channels-last --fused-adam \
+    --profile 5 --top 25 --json "$OUT/profile.json" ;;
   # the whole training loop (data, logs, outputs): N `cddgan train` processes vs one `cddgan train-group`
   group_loop) section group_loop 150 $PY benchmarks/bench_group_training.py --paper-scale --size 256 \
     --iterations 500 --seeds 4 $FAST ;;

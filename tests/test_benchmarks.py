@@ -72,6 +72,21 @@ def test_numerics_check_prints_the_rerun_and_bf16_floors():
     assert float(cells[9]) >= 0 and cells[10] == "True"
 
 
+def test_profile_ranks_ops_whose_times_add_up_to_the_total():
+    out = run(
+        "benchmarks/bench_train_step.py", "--methods", "cut", "--sizes", "32", "--ngf", "4", "--n-blocks", "1",
+        "--ndf", "4", "--threads", "1", "--no-table", "--profile", "2", "--top", "5",
+    )
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in out.splitlines() if line.startswith("| cut |")]
+    total, top = rows[0], rows[1:]
+    assert total[2] == "(all)" and float(total[3]) > 0
+    assert len(top) == 5
+    times = [float(row[3]) for row in top]
+    assert times == sorted(times, reverse=True) and sum(times) <= float(total[3]) * 1.001
+    assert any("conv" in row[2] for row in top)  # a CUT step is mostly convolutions, even this small
+    assert all(float(row[5]) > 0 for row in top)  # calls per iteration
+
+
 def test_bf16_sized_perturbations_are_bf16_sized():
     import torch
 
