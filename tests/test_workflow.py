@@ -29,6 +29,17 @@ def test_rerun_is_a_no_op(smoke_run):
     assert "Nothing to be done" in result.stdout + result.stderr
 
 
+def test_snakemakes_own_report_is_written(smoke_run, tmp_path):
+    """The README's `snakemake --report report.zip` (needs pygments: snakemake's `reports` extra)."""
+    import zipfile
+
+    out = tmp_path / "report.zip"
+    run_snakemake(smoke_run, "--report", str(out))
+    names = zipfile.ZipFile(out).namelist()
+    assert any(name.endswith("report.html") for name in names)
+    assert any(name.endswith("comparison.csv") for name in names)  # the tables flagged for the report
+
+
 def test_config_error_names_the_key_and_runs_nothing(tmp_path):
     bad = write_config(tmp_path / "bad.yaml", {"training": {"crop": -3}}, merge=("training",))
     result = run_snakemake(tmp_path, "--cores", "1", "all", configfile=bad, check=False)
