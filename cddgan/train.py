@@ -177,7 +177,10 @@ class Trainer:
         if not self.checkpoint_path.is_file():
             return False
         try:
-            state = torch.load(self.checkpoint_path, map_location=self.device, weights_only=False)
+            # To the CPU, not the run's device: RNG states must stay CPU byte tensors (torch refuses to set a
+            # generator from a CUDA one), and load_state_dict moves weights and optimiser state to where the
+            # parameters live, so a checkpoint also resumes on another device.
+            state = torch.load(self.checkpoint_path, map_location="cpu", weights_only=False)
         except Exception as exc:  # a corrupt checkpoint must not block a fresh start
             self.log(f"checkpoint {self.checkpoint_path} is unreadable ({exc}); starting from scratch")
             return False

@@ -127,15 +127,14 @@ def test_step_group_trains_several_seeds_in_one_graph():
     assert logged[0][-1] != logged[1][-1]  # different seeds, different runs
 
 
-def test_training_loop_runs_with_cuda_graphs(tmp_path, tiny_synthetic):
-    from cddgan.train import Trainer
-
-    spec = {
+def loop_spec(method: str = "cyclegan", **training) -> dict:
+    """A 16-iteration run of the training loop at 32 px on the GPU, a checkpoint every 8 iterations."""
+    return {
         "experiment": "gpu",
-        "run": "cut",
+        "run": method,
         "seed": 0,
-        "method": "cut",
-        "settings": SETTINGS["cut"],
+        "method": method,
+        "settings": SETTINGS[method],
         "training": {
             **TRAINING_DEFAULTS,
             "iterations": 16,
@@ -146,17 +145,63 @@ def test_training_loop_runs_with_cuda_graphs(tmp_path, tiny_synthetic):
             "checkpoint_every": 8,
             "log_every": 4,
             "device": "cuda",
-            "cuda_graph": True,
-            "amp": True,
             "cache_images": True,
+            **training,
         },
         "plugins": [],
     }
+
+
+def test_training_loop_runs_with_cuda_graphs(tmp_path, tiny_synthetic):
+    from cddgan.train import Trainer
+
+    spec = loop_spec("cut", cuda_graph=True, amp=True)
     trainer = Trainer(spec, tiny_synthetic, tmp_path / "ckpt", log=print, progress=False)
     trainer.run(tmp_path / "model.pt", tmp_path / "losses.csv")
     assert trainer.step.graphs
     losses = pd.read_csv(tmp_path / "losses.csv")
     assert len(losses) == 4 and losses.drop(columns=["iteration"], errors="ignore").notna().all().all()
+
+
+def killed_at(n: int, spec: dict, manifest, out, monkeypatch, execution=None) -> None:
+    """Train `spec` into `out` and kill it (KeyboardInterrupt) at its n-th iteration, past a checkpoint."""
+    from cddgan.train import Trainer
+
+    original = Trainer.train_step
+    calls = {"n": 0}
+
+    def crash(self, hazy, clear):
+        calls["n"] += 1
+        if calls["n"] == n:
+            raise KeyboardInterrupt("simulated kill")
+        return original(self, hazy, clear)
+
+    monkeypatch.setattr(Trainer, "train_step", crash)
+    with pytest.raises(KeyboardInterrupt):
+        trainer = Trainer(spec, manifest, out / "ckpt", progress=False, execution=execution)
+        trainer.run(out / "model.pt", out / "losses.csv")
+    monkeypatch.setattr(Trainer, "train_step", original)
+    assert (out / "ckpt" / "last.pt").is_file()
+
+
+@pytest.mark.parametrize("first_device", ["cuda", "cpu"])
+def test_a_killed_run_resumes_on_the_gpu(tmp_path, tiny_synthetic, monkeypatch, first_device):
+    """A killed GPU job, resubmitted (SLURM retries it), resumes from its checkpoint: the checkpoint's RNG
+    states must reach torch as CPU tensors. `device` is an execution key, so a run checkpointed on the CPU
+    and resubmitted to a GPU resumes there too, into a CUDA-graph step."""
+    from cddgan.train import Trainer
+
+    spec = loop_spec("cyclegan")
+    killed_at(11, spec, tiny_synthetic, tmp_path, monkeypatch, execution={"device": first_device})
+    logs: list[str] = []
+    execution = {"device": "cuda", "cuda_graph": True, "fused_adam": True}
+    trainer = Trainer(spec, tiny_synthetic, tmp_path / "ckpt", log=logs.append, progress=False, execution=execution)
+    trainer.run(tmp_path / "model.pt", tmp_path / "losses.csv")
+    assert any("resumed from checkpoint" in line and "iteration 8" in line for line in logs), logs
+    assert trainer.step.graphs and trainer.device.type == "cuda"
+    losses = pd.read_csv(tmp_path / "losses.csv")
+    assert list(losses["iteration"]) == [4, 8, 12, 16]
+    assert losses.drop(columns=["iteration"]).notna().all().all()
 
 
 def test_a_checkpoint_moves_between_eager_and_graph_steps():
