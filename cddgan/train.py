@@ -93,7 +93,8 @@ def _set_rng_state(state: Mapping) -> None:
     np.random.set_state(state["numpy"])
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        # a job resubmitted to a node that shows it fewer GPUs restores the devices it has
+        torch.cuda.set_rng_state_all(state["cuda"][: torch.cuda.device_count()])
 
 
 def progress_bar(total: int, initial: int, desc: str, enabled: bool) -> tqdm:
