@@ -163,36 +163,17 @@ def test_training_loop_runs_with_cuda_graphs(tmp_path, tiny_synthetic):
     assert len(losses) == 4 and losses.drop(columns=["iteration"], errors="ignore").notna().all().all()
 
 
-def killed_at(n: int, spec: dict, manifest, out, monkeypatch, execution=None) -> None:
-    """Train `spec` into `out` and kill it (KeyboardInterrupt) at its n-th iteration, past a checkpoint."""
-    from cddgan.train import Trainer
-
-    original = Trainer.train_step
-    calls = {"n": 0}
-
-    def crash(self, hazy, clear):
-        calls["n"] += 1
-        if calls["n"] == n:
-            raise KeyboardInterrupt("simulated kill")
-        return original(self, hazy, clear)
-
-    monkeypatch.setattr(Trainer, "train_step", crash)
-    with pytest.raises(KeyboardInterrupt):
-        trainer = Trainer(spec, manifest, out / "ckpt", progress=False, execution=execution)
-        trainer.run(out / "model.pt", out / "losses.csv")
-    monkeypatch.setattr(Trainer, "train_step", original)
-    assert (out / "ckpt" / "last.pt").is_file()
-
-
 @pytest.mark.parametrize("first_device", ["cuda", "cpu"])
 def test_a_killed_run_resumes_on_the_gpu(tmp_path, tiny_synthetic, monkeypatch, first_device):
     """A killed GPU job, resubmitted (SLURM retries it), resumes from its checkpoint: the checkpoint's RNG
     states must reach torch as CPU tensors. `device` is an execution key, so a run checkpointed on the CPU
     and resubmitted to a GPU resumes there too, into a CUDA-graph step."""
+    from interrupt import kill_at_iteration
+
     from cddgan.train import Trainer
 
     spec = loop_spec("cyclegan")
-    killed_at(11, spec, tiny_synthetic, tmp_path, monkeypatch, execution={"device": first_device})
+    kill_at_iteration(11, spec, tiny_synthetic, tmp_path, monkeypatch, execution={"device": first_device})
     logs: list[str] = []
     execution = {"device": "cuda", "cuda_graph": True, "fused_adam": True}
     trainer = Trainer(spec, tiny_synthetic, tmp_path / "ckpt", log=logs.append, progress=False, execution=execution)

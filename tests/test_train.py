@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import pytest
 import torch
 import toy_method  # noqa: F401  (registers toy-gan)
+from interrupt import kill_at_iteration
 
 from cddgan.errors import DivergenceError
 from cddgan.step import linear_decay
@@ -79,28 +78,11 @@ def test_same_seed_gives_bit_identical_weights(tmp_path, tiny_synthetic):
     assert any(not torch.equal(a["state_dict"][k], c["state_dict"][k]) for k in a["state_dict"])
 
 
-def kill_at_iteration(n: int, out: Path, manifest: Path, monkeypatch) -> None:
-    """Train spec() into `out` and kill the run (KeyboardInterrupt) at its n-th iteration."""
-    original = Trainer.train_step
-    calls = {"n": 0}
-
-    def crash(self, hazy, clear):
-        calls["n"] += 1
-        if calls["n"] == n:
-            raise KeyboardInterrupt("simulated kill")
-        return original(self, hazy, clear)
-
-    monkeypatch.setattr(Trainer, "train_step", crash)
-    with pytest.raises(KeyboardInterrupt):
-        Trainer(spec(), manifest, out / "ckpt", progress=False).run(out / "model.pt", out / "losses.csv")
-    monkeypatch.setattr(Trainer, "train_step", original)
-
-
 def test_interrupted_run_resumes_bit_identical(tmp_path, tiny_synthetic, monkeypatch):
     reference, ref_losses = train(tmp_path, "full", spec(), tiny_synthetic)
 
     out = tmp_path / "killed"
-    kill_at_iteration(7, out, tiny_synthetic, monkeypatch)
+    kill_at_iteration(7, spec(), tiny_synthetic, out, monkeypatch)
     assert (out / "ckpt" / "last.pt").exists() and not (out / "model.pt").exists()
 
     logs: list[str] = []
@@ -112,7 +94,7 @@ def test_interrupted_run_resumes_bit_identical(tmp_path, tiny_synthetic, monkeyp
 
 
 def test_checkpoint_of_other_settings_is_not_resumed(tmp_path, tiny_synthetic, monkeypatch):
-    kill_at_iteration(6, tmp_path / "run", tiny_synthetic, monkeypatch)
+    kill_at_iteration(6, spec(), tiny_synthetic, tmp_path / "run", monkeypatch)
     logs: list[str] = []
     train(tmp_path, "run", spec(lambda_l1=2.0), tiny_synthetic, logs)
     assert any("other settings" in line for line in logs)
@@ -123,7 +105,7 @@ def test_checkpoint_resumes_when_only_execution_keys_change(tmp_path, tiny_synth
     """Execution keys (logging, checkpoint cadence, image cache) are not part of what a run computes: a job
     resubmitted with other ones resumes, and its weights are those of an uninterrupted run."""
     reference, _ = train(tmp_path, "full", spec(), tiny_synthetic)
-    kill_at_iteration(7, tmp_path / "run", tiny_synthetic, monkeypatch)
+    kill_at_iteration(7, spec(), tiny_synthetic, tmp_path / "run", monkeypatch)
     logs: list[str] = []
     execution = {"log_every": 3, "checkpoint_every": 5, "cache_images": False}
     resumed, losses = train(tmp_path, "run", spec(), tiny_synthetic, logs, execution=execution)
