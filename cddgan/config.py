@@ -424,16 +424,20 @@ def run_spec(config: Mapping, experiment: str, run: str, seed: int) -> dict:
     The run's execution keys (`EXECUTION_KEYS`) are left out; `run_execution` gives them.
     """
     spec = config["runs"][run]
-    training = spec.get("training", {})
     return {
         "experiment": experiment,
         "run": run,
         "seed": int(seed),
         "method": spec["method"],
         "settings": spec["settings"],
-        "training": {key: value for key, value in training.items() if key not in EXECUTION_KEYS},
+        "training": computed_training(spec.get("training", {})),
         "plugins": list(config.get("plugins", [])),
     }
+
+
+def computed_training(training: Mapping[str, Any]) -> dict[str, Any]:
+    """The keys of `training` that say what a run computes: all but the `EXECUTION_KEYS`."""
+    return {key: value for key, value in training.items() if key not in EXECUTION_KEYS}
 
 
 def run_execution(config: Mapping, run: str) -> dict:

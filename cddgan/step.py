@@ -98,7 +98,6 @@ class TrainStep:
         if device.type == "cuda":
             # process-wide, like the reference code: crops have one size, so cuDNN times its algorithms for
             # each layer's shape once (in the eager warm-up, before any capture) and keeps the fastest
-            # (default on, but not in TRAINING_DEFAULTS: see there)
             torch.backends.cudnn.benchmark = bool(cfg.get("cudnn_benchmark", True))
         self.channels_last = bool(cfg.get("channels_last")) and device.type == "cuda"
         # bf16 autocast: meant for CUDA, but honoured on the CPU too so that its numerics can be tested there.

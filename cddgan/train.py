@@ -27,7 +27,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from cddgan.config import EXECUTION_KEYS, job_training
+from cddgan.config import EXECUTION_KEYS, computed_training, job_training
 from cddgan.data.manifest import read_manifest
 from cddgan.data.unpaired import UnpairedSampler
 from cddgan.errors import DivergenceError, HarnessError
@@ -65,8 +65,8 @@ def spec_fingerprint(spec: Mapping[str, Any], manifest_path: Path) -> str:
     Execution keys (`cddgan.config.EXECUTION_KEYS`: device, threads, logging, CUDA options) are left out,
     so a job resubmitted with other threads or on another device resumes.
     """
-    training = {k: v for k, v in (spec.get("training") or {}).items() if k not in EXECUTION_KEYS}
-    digest = hashlib.sha256(json.dumps({**spec, "training": training}, sort_keys=True, default=str).encode())
+    computed = {**spec, "training": computed_training(spec.get("training") or {})}
+    digest = hashlib.sha256(json.dumps(computed, sort_keys=True, default=str).encode())
     digest.update(Path(manifest_path).read_bytes())
     return digest.hexdigest()[:16]
 
@@ -300,7 +300,7 @@ class Trainer:
             "method": self.spec["method"],
             "settings": self.spec["settings"],
             "spec": self.spec,
-            "execution": {key: self.cfg[key] for key in sorted(EXECUTION_KEYS) if key in self.cfg},
+            "execution": {key: self.cfg[key] for key in sorted(EXECUTION_KEYS)},  # job_training fills each
             "iterations": self.iteration,
             "failed": failed,
             "state_dict": None if failed else self.method.state_dict(),
