@@ -36,6 +36,8 @@ def parse_layers(value: Any, key: str = "nce_layers") -> tuple[int, ...]:
         raise ConfigError(f"{key}: expected a list of generator layer indices, got {value!r}") from exc
     if not layers:
         raise ConfigError(f"{key}: needs at least one layer index")
+    if len(set(layers)) != len(layers):
+        raise ConfigError(f"{key}: {list(layers)} lists a layer twice; each layer's loss would count double")
     return layers
 
 

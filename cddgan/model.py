@@ -116,6 +116,8 @@ class CDDGAN(CycleGAN):
     def build(self) -> None:
         s = self.settings
         self.nce_layers = parse_layers(s["nce_layers"])
+        # CLEAR works at the deepest layer, wherever the config lists it
+        self.deepest = self.nce_layers.index(max(self.nce_layers))
         self.use_nce = s["lambda_nce"] > 0
         self.use_clear = s["lambda_clear"] > 0
         self.use_neg = bool(s["neg_generators"])
@@ -278,7 +280,7 @@ class CDDGAN(CycleGAN):
             k = [kx[: qx.shape[0]] for kx, qx in zip(c.k, c.q, strict=True)]  # AB keys may carry the exemplar
             parts[name] = nce_per_image(q, k, c.batch, s["nce_t"], negatives[id(c)]).mean() * s["lambda_nce"]
         if self.use_clear and ab is not None:
-            layer_negs = None if negatives[id(ab)] is None else negatives[id(ab)][-1]
+            layer_negs = None if negatives[id(ab)] is None else negatives[id(ab)][self.deepest]
             parts["clear"] = self._clear_term(ab, layer_negs, detach_queries) * s["lambda_clear"]
         return torch.stack(list(parts.values())).sum(), parts
 
@@ -286,7 +288,7 @@ class CDDGAN(CycleGAN):
         """Image-level InfoNCE at the deepest NCE layer: dehazed output vs clear exemplar, against the hazy
         input and the generated negatives of that layer (current + queue)."""
         n = ab.batch
-        q_rows, k_rows = ab.q[-1], ab.k[-1]
+        q_rows, k_rows = ab.q[self.deepest], ab.k[self.deepest]
         query = image_embedding(q_rows.detach() if detach_query else q_rows, n)
         hazy = image_embedding(k_rows[: q_rows.shape[0]], n)
         positive = image_embedding(k_rows[q_rows.shape[0] :], n)
