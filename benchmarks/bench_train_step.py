@@ -21,7 +21,8 @@ of the last five iterations) are from the plain ones, beside two floors (a plain
 from weights perturbed once by bf16-sized amounts, `--check-floors`: see `check`). `--sweep` trains that
 many seeds of the first method in one process (`cddgan.step.StepGroup`, one CUDA graph with a stream per
 seed) and prints their total iterations per second; `--sweep-processes` runs that many single-seed
-processes side by side.
+processes side by side. `--set KEY=VALUE` (repeatable, VALUE read as YAML) overrides a method setting,
+e.g. `--methods cddgan --set queue_size=0` times an ablation.
 """
 
 from __future__ import annotations
@@ -326,6 +327,28 @@ def check_cells(r: dict) -> list[str]:
     ]
 
 
+def parse_overrides(items: list[str], methods: list[str]) -> dict:
+    """`--set KEY=VALUE` items as a settings dict; a key that some listed method lacks stops the run by
+    name, since a silently dropped override would time the wrong model."""
+    import yaml
+
+    sys.path.insert(0, str(REPO))
+    from cddgan.methods import load_plugins, method_class
+
+    load_plugins()
+    overrides = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--set {item!r}: expected KEY=VALUE, e.g. --set queue_size=0")
+        overrides[key] = yaml.safe_load(value)
+    for method in methods:
+        unknown = sorted(set(overrides) - set(method_class(method).defaults))
+        if unknown:
+            raise SystemExit(f"--set: {method} has no setting(s) {unknown}; see `cddgan methods`")
+    return overrides
+
+
 def run_isolated(job: dict, kind: str = "measure") -> dict:
     """Run one worker (`kind`) on `job` in a fresh interpreter and return its result."""
     done = subprocess.run(
@@ -404,6 +427,9 @@ def main() -> None:
         "--profile", type=int, default=0, metavar="N", help="profile N harness iterations per method: top ops/kernels"
     )
     parser.add_argument("--top", type=int, default=15, help="rows of the --profile ranking")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a method setting (repeatable)"
+    )
     parser.add_argument("--json", help="also write the raw results here")
     parser.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -416,6 +442,7 @@ def main() -> None:
     if args.paper_scale:
         args.ngf, args.n_blocks, args.ndf = 64, 9, 64
     settings = {"ngf": args.ngf, "n_blocks": args.n_blocks, "ndf": args.ndf}
+    settings.update(parse_overrides(args.set, args.methods))
     training = {
         "amp": args.amp,
         "channels_last": args.channels_last,
@@ -436,7 +463,8 @@ def main() -> None:
     results = []
     print(
         f"# training step, ngf {args.ngf}, {args.n_blocks} blocks, ndf {args.ndf}, batch 1, "
-        f"median of {args.repeats} after {args.warmup} warm-up; options {training}",
+        f"median of {args.repeats} after {args.warmup} warm-up; options {training}"
+        + (f"; settings {settings}" if args.set else ""),
         flush=True,
     )
     if not args.no_table:

@@ -13,7 +13,9 @@ in the config's `plugins:` list.
 from __future__ import annotations
 
 import importlib
+import inspect
 import pkgutil
+import traceback
 from collections.abc import Hashable, Iterator, Mapping
 from typing import Any, ClassVar
 
@@ -30,7 +32,11 @@ def register(name: str):
 
     def decorate(cls: type[Method]) -> type[Method]:
         if name in _REGISTRY and _REGISTRY[name] is not cls:
-            raise ValueError(f"method {name!r} is registered twice ({_REGISTRY[name]} and {cls})")
+            first, second = _REGISTRY[name], cls
+            raise ValueError(
+                f"method {name!r} is registered twice: {first.__qualname__} ({_source(first)}) and "
+                f"{second.__qualname__} ({_source(second)}); give one of them another name in @register(...)"
+            )
         cls.name = name
         _REGISTRY[name] = cls
         return cls
@@ -38,12 +44,51 @@ def register(name: str):
     return decorate
 
 
+def _source(cls: type) -> str:
+    try:
+        return inspect.getsourcefile(cls) or cls.__module__
+    except (TypeError, OSError):  # built in, or defined where no source file exists
+        return cls.__module__
+
+
+def _import_baseline(module: str) -> None:
+    """Import one module of `baselines/`; a broken file is a ConfigError naming it and the failing line,
+    because one broken baseline would otherwise stop every run with a traceback ending somewhere else."""
+    try:
+        importlib.import_module(module)
+    except Exception as exc:
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if "importlib" not in f.filename]
+        where = getattr(exc, "filename", None) and f"{exc.filename}:{exc.lineno}"  # SyntaxError
+        if not where and frames:
+            where = f"{frames[-1].filename}:{frames[-1].lineno}"
+        raise ConfigError(
+            f"{module}: the method file cannot be imported ({type(exc).__name__}: {exc}) at {where or module}; "
+            "fix it, or move it out of baselines/ (every file there is imported by every run)"
+        ) from exc
+
+
+def _check_not_shadowed(package: Any) -> None:
+    """`baselines` is a common folder name: one in the working directory or on PYTHONPATH would be
+    imported instead of ours, and every shipped method would silently vanish."""
+    from pathlib import Path
+
+    ours = (Path(__file__).resolve().parents[1] / "baselines").resolve()
+    found = [Path(p).resolve() for p in package.__path__]
+    if ours not in found:
+        raise ConfigError(
+            f"the package `baselines` was imported from {', '.join(map(str, found))}, not from cddgan-bench's "
+            f"{ours}: a folder named baselines/ in the working directory or on PYTHONPATH shadows it. Run from "
+            "another directory, or take that folder off PYTHONPATH"
+        )
+
+
 def load_plugins(modules: list[str] | tuple[str, ...] = ()) -> None:
     """Import the shipped baselines, CDD-GAN and any user modules so that their methods register."""
     import baselines
 
+    _check_not_shadowed(baselines)
     for info in pkgutil.iter_modules(baselines.__path__):
-        importlib.import_module(f"baselines.{info.name}")
+        _import_baseline(f"baselines.{info.name}")
     importlib.import_module("cddgan.model")
     for module in modules:
         try:
@@ -63,8 +108,28 @@ def method_class(name: str) -> type[Method]:
     if name not in _REGISTRY:
         load_plugins()
     if name not in _REGISTRY:
-        raise ConfigError(f"unknown method {name!r}; registered methods: {', '.join(sorted(_REGISTRY))}")
+        raise ConfigError(
+            f"unknown method {name!r}; registered methods: {', '.join(sorted(_REGISTRY))}. {_where_methods_come_from()}"
+        )
     return _REGISTRY[name]
+
+
+def _where_methods_come_from() -> str:
+    """Where this process found `baselines/`, and a hint when the working directory holds another copy
+    (a second checkout while `cddgan` is installed from the first one)."""
+    from pathlib import Path
+
+    import baselines
+
+    loaded = Path(baselines.__path__[0]).resolve()
+    text = f"Method files are imported from {loaded}/ (and from the modules under `plugins:`)"
+    here = Path.cwd() / "baselines"
+    if here.is_dir() and here.resolve() != loaded:
+        text += (
+            "; ./baselines/ here is another copy: run `pip install -e .` in this directory, or use "
+            "`python -m cddgan` from it"
+        )
+    return text + "."
 
 
 def resolve_settings(cls: type[Method], overrides: Mapping[str, Any] | None, where: str) -> dict[str, Any]:

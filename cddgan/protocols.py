@@ -96,7 +96,7 @@ class Protocol:
         )
 
     @classmethod
-    def from_config(cls, value: Any = None, where: str = "metrics.protocol") -> Protocol:
+    def from_config(cls, value: Any = None, where: str = "protocol") -> Protocol:
         """Accept a `PROTOCOLS` key, a derived name (``y-nods-crop10``), a field dict or None (default)."""
         if value is None:
             return PROTOCOLS[DEFAULT_PROTOCOL]

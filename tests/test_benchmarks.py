@@ -43,6 +43,21 @@ def test_train_step_benchmark_prints_a_row_per_method_with_the_ratio():
         assert float(cells[2]) > 0 and float(cells[6]) > 0  # harness ms/it and the faithful ratio
 
 
+TINY_STEP = ("--sizes", "32", "--ngf", "4", "--n-blocks", "1", "--ndf", "4", "--repeats", "1", "--warmup", "0")
+
+
+def test_set_overrides_reach_the_method_and_unknown_keys_stop_the_run():
+    # both CUT losses off: the override must reach the method's build, which refuses it
+    out = run("benchmarks/bench_train_step.py", "--methods", "cut", *TINY_STEP, "--no-faithful",
+              "--set", "lambda_nce=0", "--set", "lambda_gan=0.0")
+    assert "| cut | 32 | error:" in out and "nothing trains G" in out
+    done = subprocess.run(
+        [sys.executable, "benchmarks/bench_train_step.py", "--methods", "cut", *TINY_STEP, "--set", "queue_size=0"],
+        capture_output=True, text=True, cwd=REPO, check=False, timeout=600,
+    )
+    assert done.returncode != 0 and "cut has no setting(s) ['queue_size']" in done.stderr
+
+
 def test_dcp_and_metric_benchmark_prints_throughput():
     out = run("benchmarks/bench_dcp_metrics.py", "--repeats", "1", "--dcp-sizes", "64", "--metric-sizes", "64")
     assert "MP/s" in out or "megapixel" in out.lower()

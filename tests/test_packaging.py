@@ -10,18 +10,11 @@ import pytest
 import yaml
 from smoke import REPO
 
-SUBCOMMANDS = [
-    "make-data",
-    "train",
-    "train-group",
-    "dehaze",
-    "evaluate",
-    "efficiency",
-    "aggregate",
-    "report",
-    "check-config",
-    "methods",
-]
+from cddgan.cli import build_parser
+from cddgan.errors import ConfigError
+from cddgan.methods import _REGISTRY, Method, load_plugins, method_class, register
+
+SUBCOMMANDS = sorted(build_parser()._subparsers._group_actions[0].choices)
 
 
 def test_environment_yml_matches_pyproject():
@@ -31,6 +24,10 @@ def test_environment_yml_matches_pyproject():
     pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
     assert sorted(pip_section) == sorted(wanted)
     assert f"python={project['requires-python'].removeprefix('>=')}" in env["dependencies"]
+
+
+def test_the_subcommand_list_is_read_from_the_parser():
+    assert {"make-data", "train", "train-group", "stage-inputs", "collect", "report", "methods"} <= set(SUBCOMMANDS)
 
 
 @pytest.mark.parametrize("command", SUBCOMMANDS)
@@ -44,8 +41,46 @@ def test_every_subcommand_has_help(command):
 
 def test_methods_lists_the_shipped_baselines():
     result = subprocess.run([sys.executable, "-m", "cddgan", "methods"], capture_output=True, text=True, check=True)
-    for name in ("identity", "dcp", "cyclegan", "cut", "fastcut"):
-        assert name in result.stdout
+    listed = {line.split()[0] for line in result.stdout.splitlines() if line.strip()}
+    assert {"identity", "dcp", "cyclegan", "cut", "fastcut", "negcut", "cddgan"} <= listed
+
+
+def test_a_broken_method_file_is_named_with_its_line(tmp_path, monkeypatch):
+    import baselines
+
+    (tmp_path / "broken_method.py").write_text("import torch\n\nVALUE = 1 / 0\n")
+    monkeypatch.setattr(baselines, "__path__", [*baselines.__path__, str(tmp_path)])
+    with pytest.raises(ConfigError) as info:
+        load_plugins()
+    message = str(info.value)
+    assert "baselines.broken_method" in message and "ZeroDivisionError" in message
+    assert f"{tmp_path / 'broken_method.py'}:3" in message and "move it out of baselines/" in message
+    sys.modules.pop("baselines.broken_method", None)
+
+
+def test_a_name_registered_twice_names_both_files():
+    class Clash(Method):
+        pass
+
+    method_class("dcp")  # the shipped DCP is registered first
+    with pytest.raises(ValueError, match=r"'dcp' is registered twice: DarkChannelPrior \(.*baselines/dcp.py\) and .*Clash.*"
+                       r"test_packaging.py.*another name"):
+        register("dcp")(Clash)
+    assert _REGISTRY["dcp"] is method_class("dcp") and method_class("dcp").__name__ == "DarkChannelPrior"
+
+
+def test_a_baselines_folder_in_the_working_directory_is_refused_not_silently_used(tmp_path):
+    (tmp_path / "baselines").mkdir()  # a namespace package: `python -m` puts the working directory first
+    result = subprocess.run(
+        [sys.executable, "-m", "cddgan", "methods"], capture_output=True, text=True, check=False, cwd=tmp_path
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"imported from {tmp_path.resolve() / 'baselines'}" in result.stderr and "shadows it" in result.stderr
+
+
+def test_an_unknown_method_says_where_method_files_come_from():
+    with pytest.raises(ConfigError, match=r"unknown method 'dehazeformer'.*imported from .*baselines/"):
+        method_class("dehazeformer")
 
 
 def test_cli_errors_are_one_line_without_traceback(tmp_path):
