@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,7 @@ from tqdm import tqdm
 
 from cddgan.data.manifest import read_manifest, test_pairs
 from cddgan.errors import DatasetError
-from cddgan.io import read_image, write_image, write_text
+from cddgan.io import read_image, staging_dir, write_image, write_text
 from cddgan.methods import Method
 
 # Generators downsample twice; inputs are reflect-padded to a multiple of this and cropped back.
@@ -63,8 +62,7 @@ def dehaze_split(
     pairs = test_pairs(read_manifest(manifest_path))
     if pairs.empty:
         raise DatasetError(f"{manifest_path}: no hazy test images; this dataset has no test split")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    staging = staging_dir(out_dir)
     try:
         rows = pairs[["image_id", "path"]].itertuples(index=False)
         for image_id, path in tqdm(rows, total=len(pairs), desc="dehaze", file=sys.stderr, disable=not progress):

@@ -17,7 +17,6 @@ import os
 import shlex
 import shutil
 import sys
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -26,14 +25,9 @@ from tqdm import tqdm
 
 from cddgan.data.manifest import read_manifest, test_pairs
 from cddgan.errors import HarnessError
-from cddgan.io import is_image, read_image, write_image
+from cddgan.io import is_image, read_image, staging_dir, write_image
 
 SHOWN = 20
-
-
-def _staged_dir(out_dir: Path) -> Path:
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
 
 
 def _publish(staging: Path, out_dir: Path) -> None:
@@ -46,7 +40,7 @@ def stage_test_inputs(manifest: str | Path, out_dir: str | Path, progress: bool 
     """Write every hazy test image as `<image_id>.png` into `out_dir` (atomically, as a whole folder)."""
     out_dir = Path(out_dir)
     pairs = test_pairs(read_manifest(manifest))
-    staging = _staged_dir(out_dir)
+    staging = staging_dir(out_dir)
     try:
         rows = pairs[["image_id", "path"]].itertuples(index=False)
         for image_id, path in tqdm(rows, total=len(pairs), desc="stage", file=sys.stderr, disable=not progress):
@@ -63,7 +57,7 @@ def stage_train_inputs(manifest: str | Path, out_dir: str | Path) -> dict[str, i
     out_dir = Path(out_dir)
     frame = read_manifest(manifest)
     train = frame[frame["split"] == "train"]
-    staging = _staged_dir(out_dir)
+    staging = staging_dir(out_dir)
     counts = {}
     try:
         for domain in ("hazy", "clear"):
@@ -121,7 +115,7 @@ def collect_outputs(raw_dir: str | Path, inputs_dir: str | Path, out_dir: str | 
             f"{raw_dir}: the baseline must write one image per input in {inputs_dir} with the same name and "
             f"size; of {len(expected)} expected, " + "; ".join(problems) + where
         )
-    staging = _staged_dir(out_dir)
+    staging = staging_dir(out_dir)
     try:
         for stem in expected:
             write_image(staging / f"{stem}.png", read_image(produced[stem][0]))

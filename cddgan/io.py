@@ -24,6 +24,22 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 MAX_PIXELS = 20000 * 20000
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def staging_dir(out_dir: Path) -> Path:
+    """A temporary folder beside `out_dir` to fill and then rename onto it, with the permissions a plain
+    `mkdir` would give: `mkdtemp` makes it private (0700), which a report or an external program run
+    under another account could not read."""
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    path = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    path.chmod(0o777 & ~_umask())
+    return path
+
+
 def is_image(path: Path) -> bool:
     """True for files whose suffix (any case) is an image format the harness reads."""
     return path.suffix.lower() in IMAGE_SUFFIXES
@@ -39,6 +55,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        if tmp_path.exists():  # mkstemp's file is private (0600); give it a plain file's permissions
+            tmp_path.chmod(0o666 & ~_umask())
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():

@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from cddgan.errors import ConfigError
 from cddgan.graphs import CapturedStep, Record, on_side_stream
 from cddgan.methods import GANMethod
 
@@ -150,7 +151,12 @@ class TrainStep:
                     group, loss, logs = next(steps)
                 except StopIteration:
                     break
-            optimizer = self.optimizers[group]
+            optimizer = self.optimizers.get(group)
+            if optimizer is None:
+                raise ConfigError(
+                    f"{self.method.name}: step() yielded the group {group!r}, but optim_groups() returns "
+                    f"{sorted(self.optimizers)}; yield one of those names, or add {group!r} to optim_groups()"
+                )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

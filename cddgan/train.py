@@ -228,7 +228,9 @@ class Trainer:
             raise DivergenceError(
                 f"loss {', '.join(bad)} became NaN or inf between iterations "
                 f"{self.iteration - self.window_count + 1} and {self.iteration}; training stopped. {where} "
-                "Lower training.lr or check the data."
+                "Lower training.lr or check the data; for a method of your own, check its step() (one NaN term "
+                "soon makes every loss NaN, so the first iteration at fault is the one to look at, e.g. with "
+                "training.log_every: 1)."
             )
         lr = float(next(iter(self.step.optimizers.values())).param_groups[0]["lr"])  # a tensor with graphs
         row = {"iteration": self.iteration, "time_s": round(self.elapsed, 3), "lr": lr}

@@ -245,3 +245,19 @@ def test_dehaze_failing_mid_way_keeps_the_old_complete_folder(tmp_path, tiny_syn
         dehaze_split(Identity(), tiny_synthetic, out, torch.device("cpu"), progress=False)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert entries(out.parent) == ["synthetic"]
+
+
+@pytest.mark.parametrize(("umask", "file_mode", "dir_mode"), [(0o022, 0o644, 0o755), (0o077, 0o600, 0o700)])
+def test_outputs_get_the_permissions_the_umask_gives(tmp_path, tiny_synthetic, umask, file_mode, dir_mode):
+    """Temporary names come from mkstemp/mkdtemp, which are private whatever the umask; after the rename a
+    results folder shared with colleagues (or read by an external program) must not stay private."""
+    old = os.umask(umask)
+    try:
+        write_text(tmp_path / "table.csv", "a,b\n")
+        out = tmp_path / "outputs" / "synthetic"
+        dehaze_split(Identity(), tiny_synthetic, out, torch.device("cpu"), progress=False)
+    finally:
+        os.umask(old)
+    assert (tmp_path / "table.csv").stat().st_mode & 0o777 == file_mode
+    assert out.stat().st_mode & 0o777 == dir_mode
+    assert {p.stat().st_mode & 0o777 for p in out.iterdir()} == {file_mode}

@@ -25,7 +25,8 @@ BASE: dict = yaml.safe_load(SMOKE.read_text())
 Path_ = tuple[Any, ...]
 Mutation = tuple[dict, Path_]
 
-# 6 properties x 25 examples (one property has only 7 distinct cases): 132 configs in total; resolve() is fast, so this takes seconds.
+# 6 properties x 25 examples (one property has only 7 distinct cases): 132 configs in total;
+# resolve() is fast, so this takes seconds.
 FUZZ = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -265,3 +266,18 @@ def test_snakemake_dry_run_names_the_key_and_creates_nothing(tmp_path, path, val
     assert "Config error (nothing was run)" in output and key in output
     assert "Traceback" not in output
     assert not (tmp_path / "results").exists() and not (tmp_path / "reports").exists()
+
+
+@pytest.mark.slow
+def test_a_run_defined_twice_is_refused_by_check_config_and_snakemake(tmp_path):
+    """PyYAML (and so Snakemake's --configfile) keeps the second of two equal keys without a word."""
+    text = SMOKE.read_text()
+    assert "\nruns:\n" in text
+    config = tmp_path / "twice.yaml"
+    config.write_text(text.replace("\nruns:\n", "\nruns:\n  dcp: {method: identity}\n", 1))
+    with pytest.raises(ConfigError, match=r"twice\.yaml: key 'dcp' appears twice in one mapping \(lines \d+ and \d+\)"):
+        cfg.load(config)
+    result = run_snakemake(tmp_path, "--cores", "1", "all", "-n", configfile=config, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "Config error (nothing was run)" in output and "'dcp' appears twice" in output
+    assert "Traceback" not in output

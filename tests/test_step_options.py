@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from cddgan.config import TRAINING_DEFAULTS
+from cddgan.errors import ConfigError
 from cddgan.methods import method_class
 from cddgan.step import StepGroup, TrainStep, compile_networks
 
@@ -192,3 +193,17 @@ def test_loading_a_state_keeps_the_learning_rate_a_float_on_the_cpu():
     step.load_state_dict(state)
     assert step.optimizers["G"].param_groups[0]["lr"] == pytest.approx(1e-4)
     assert isinstance(step.optimizers["G"].param_groups[0]["lr"], float)
+
+
+def test_a_yielded_group_without_an_optimiser_names_both_sides():
+    import toy_method
+
+    class Misnamed(toy_method.ToyGAN):
+        def optim_groups(self):
+            return {"gen": list(self.G.parameters()), "D": list(self.D.parameters())}
+
+    method = Misnamed({})
+    step = TrainStep(method, {**TRAINING_DEFAULTS, "iterations": 2}, torch.device("cpu"))
+    with pytest.raises(ConfigError, match=r"toy-gan: step\(\) yielded the group 'G', but optim_groups\(\) returns "
+                       r"\['D', 'gen'\]"):
+        step(torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 16))

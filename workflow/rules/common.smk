@@ -36,6 +36,9 @@ if "datasets" not in config:
     config.update(cddgan_config._merge(cddgan_config.load_yaml(DEFAULT_CONFIG), _overrides))
 
 try:
+    for _configfile in workflow.configfiles:  # Snakemake's loader drops a key given twice without a word
+        if str(_configfile).endswith((".yaml", ".yml")):
+            cddgan_config.load_yaml(_configfile)
     C = cddgan_config.resolve(config)
 except ConfigError as _error:
     sys.stderr.write(f"\nConfig error (nothing was run):\n{_error}\n\n")
