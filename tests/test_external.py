@@ -3,6 +3,7 @@ through the smoke DAG and appear in the tables and the report; broken programs f
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 
@@ -116,3 +117,32 @@ def test_unknown_placeholder_is_a_config_error(tmp_path):
     result = run_snakemake(tmp_path, "--cores", "1", "all", configfile=config, check=False)
     assert result.returncode != 0
     assert "runs.gamma-cmd.command: unknown placeholder(s) ['modle_dir']" in result.stderr
+
+
+def test_a_trainable_command_trains_per_seed_and_dehazes_from_its_model_dir(tmp_path):
+    run = {
+        "train": "{python} {script} --train-hazy {train_hazy_dir} --train-clear {train_clear_dir} "
+        "--model {model_dir} --seed {seed} --threads {threads}",
+        "command": "{python} {script} --model {model_dir} --input {input_dir} --output {output_dir}",
+        "vars": {"python": sys.executable, "script": str(GAMMA)},
+        "label": "Gamma (fitted)",
+        "seeds": [0, 1],
+        "resources": {"cpus": 2},
+    }
+    config = write_config(
+        tmp_path / "trained.yaml", {"runs": {"identity": {"method": "identity"}, "gamma-fit": run}}
+    )
+    run_snakemake(tmp_path, "--cores", "2", "all", configfile=config)
+    fitted = []
+    for seed in (0, 1):
+        model = json.loads(
+            (tmp_path / "results" / "runs" / "synthetic" / "gamma-fit" / f"seed{seed}" / "model_dir" / "gamma.json")
+            .read_text()
+        )
+        assert model["seed"] == seed and model["threads"] == 2  # {seed} and {threads} reached the command
+        fitted.append(model["gamma"])
+    assert fitted[0] == fitted[1] > 1  # deterministic; hazy images are brighter, so the fit darkens
+    comparison = pd.read_csv(tmp_path / "results" / "tables" / "comparison.csv")
+    row = comparison[(comparison["run"] == "gamma-fit") & (comparison["metric"] == "psnr")].iloc[0]
+    identity = comparison[(comparison["run"] == "identity") & (comparison["metric"] == "psnr")].iloc[0]
+    assert row["n_seeds"] == 2 and row["mean"] != identity["mean"]

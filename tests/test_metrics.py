@@ -84,8 +84,8 @@ def test_y_channel_of_known_colours() -> None:
 
 def test_ssim_without_downsampling_matches_skimage() -> None:
     # piq convolves in "valid" mode; skimage filters the padded image and then drops (win - 1) / 2 = 5 px per
-    # side before averaging, so both average the same window positions: they agree to ~1e-7 (float32, 6e-9 to 1.3e-7 over seeds 0-4), closer
-    # than the 2e-6 that skimage's default sample covariance would shift it here.
+    # side before averaging, so both average the same window positions: they agree to ~1e-7 (float32; 6e-9 to
+    # 1.3e-7 over seeds 0-4), closer than the 2e-6 that skimage's default sample covariance would shift it here.
     pred, gt = pair(2, size=(64, 52), noise=0.1)
     reference = structural_similarity(
         pred, gt, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=1, channel_axis=2

@@ -223,14 +223,15 @@ def command_environment(wildcards):
     return str(Path(env).resolve()) if env else CONDA_ENV
 
 
-def command_line(wildcards, key, **paths):
-    """The run's `command`/`train`/`setup` template filled with quoted paths and its `vars`."""
+def command_line(wildcards, key, threads=1, **paths):
+    """The run's `command`/`train`/`setup` template filled with quoted paths and its `vars`;
+    `{threads}` is the job's threads (the run's `resources: {cpus: N}`, SLURM's --cpus-per-task)."""
     from cddgan.external import format_command
 
     run = RUNS[wildcards.run]
     values = {
         "seed": getattr(wildcards, "seed", 0),
-        "threads": 1,
+        "threads": threads,
         "setup_dir": f"{RESULTS}/external/{wildcards.run}/setup",
         **paths,
     }

@@ -39,8 +39,9 @@ rule command_setup:
         command_environment
     output:
         touch(f"{RESULTS}/external/{{run}}/setup.done"),
+    threads: command_resource("cpus", 1)
     params:
-        command=lambda w: command_line(w, "setup"),
+        command=lambda w, threads: command_line(w, "setup", threads),
     wildcard_constraints:
         run=_alternatives(COMMAND_RUNS) or NO_MATCH,
     log:
@@ -58,8 +59,9 @@ rule command_train:
         unpack(command_train_inputs),
     output:
         directory(f"{RESULTS}/runs/{{experiment}}/{{run}}/seed{{seed}}/model_dir"),
+    threads: command_resource("cpus", 1)
     params:
-        command=lambda w, output: command_line(w, "train", model_dir=output[0]),
+        command=lambda w, output, threads: command_line(w, "train", threads, model_dir=output[0]),
     resources:
         mem_mb=command_resource("mem_mb", 4000),
         runtime=command_resource("runtime", 60),
@@ -82,9 +84,10 @@ rule command_dehaze:
         unpack(command_dehaze_inputs),
     output:
         directory(f"{RESULTS}/raw/{{experiment}}/{{run}}/seed{{seed}}/{{dataset}}"),
+    threads: command_resource("cpus", 1)
     params:
-        command=lambda w, input, output: command_line(
-            w, "command", input_dir=input.inputs, output_dir=output[0], model_dir=input.model_dir if "model_dir" in input.keys() else ""
+        command=lambda w, input, output, threads: command_line(
+            w, "command", threads, input_dir=input.inputs, output_dir=output[0], model_dir=input.model_dir if "model_dir" in input.keys() else ""
         ),
     resources:
         mem_mb=command_resource("mem_mb", 4000),
