@@ -238,6 +238,7 @@ def cmd_check_config(args: argparse.Namespace) -> None:
     from cddgan import config as cfg
 
     resolved = cfg.load(args.configfile)
+    cfg.check_dataset_roots(resolved)
     if args.out:
         from cddgan.io import write_text
 

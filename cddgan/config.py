@@ -347,6 +347,27 @@ def check_dataset(name: str, spec: Mapping) -> None:
     Protocol.from_config(spec.get("protocol"), f"{where}.protocol")
 
 
+def check_dataset_roots(config: Mapping) -> None:
+    """Every dataset an experiment uses has its root folder: checked before any job is planned, because a
+    mistyped root would otherwise fail inside `make_data` after Snakemake had removed the old manifest, and
+    the manifest rebuilt after the fix would make every model retrain. Not part of `resolve`: a config can
+    be resolved (tested, summarised) on a machine without the data."""
+    from cddgan.data.adapters import ADAPTERS
+    from cddgan.data.adapters.build import dataset_root
+    from cddgan.errors import DatasetError
+
+    used = {e["train"] for e in config["experiments"].values()}
+    used |= {d for e in config["experiments"].values() for d in e["test"]}
+    for name in sorted(used):
+        spec = config["datasets"][name]
+        adapter = ADAPTERS[spec["adapter"]]
+        if adapter.find is not None:
+            try:
+                dataset_root(name, spec, adapter)
+            except DatasetError as exc:
+                raise ConfigError(str(exc)) from exc
+
+
 def resolve(raw: Mapping) -> dict:
     """Validate `raw` and return the resolved config (defaults filled, ablations expanded into runs)."""
     validate_schema(raw)

@@ -61,7 +61,10 @@ def dehaze_split(
     out_dir = Path(out_dir)
     pairs = test_pairs(read_manifest(manifest_path))
     if pairs.empty:
-        raise DatasetError(f"{manifest_path}: no hazy test images; this dataset has no test split")
+        raise DatasetError(
+            f"{manifest_path}: no hazy test images; this dataset has no test split. Take it out of the "
+            "`test:` list of the experiments that name it (experiments.<name>.test), or test on another dataset"
+        )
     staging = staging_dir(out_dir)
     try:
         rows = pairs[["image_id", "path"]].itertuples(index=False)

@@ -198,13 +198,23 @@ def test_sampler_names_a_broken_training_image(tmp_path, kind):
     assert str(bad) in str(info.value)
 
 
-def test_sampler_refuses_an_image_smaller_than_the_crop(tmp_path):
-    small = make("small", tmp_path / "hazy")
-    good = make("good", tmp_path / "clear")
-    sampler = UnpairedSampler(manifest_frame([small], [good]), crop=32, cache=False, seed=0)
-    with pytest.raises(ImageError, match=r"20x12 is smaller than the training crop 32.*training\.load_size") as info:
+def test_sampler_refuses_images_smaller_than_the_crop_before_the_first_draw(tmp_path):
+    # found only when drawn, a small image would stop the run at the same iteration on every resume
+    smalls = [make("small", tmp_path / "hazy", f"small{i}") for i in range(12)]
+    goods = [make("good", tmp_path / "hazy", f"good{i}") for i in range(3)]
+    clear = make("good", tmp_path / "clear")
+    with pytest.raises(ImageError, match=r"12 of 15 hazy training images are smaller than the crop 32") as info:
+        UnpairedSampler(manifest_frame([*goods, *smalls], [clear]), crop=32, cache=False, seed=0)
+    message = str(info.value)
+    assert f"{smalls[0]} (20x12)" in message and "and 2 more" in message and "training.load_size" in message
+    assert not any(str(g) in message for g in goods)
+
+
+def test_a_truncated_training_image_says_how_to_find_the_others(tmp_path):
+    bad = make("truncated-png", tmp_path / "hazy")
+    sampler = UnpairedSampler(manifest_frame([bad], [make("good", tmp_path / "clear")]), crop=16, cache=False)
+    with pytest.raises(ImageError, match=r"truncated.*verify: full to list every such file"):
         sampler.next()
-    assert str(small) in str(info.value)
 
 
 def test_sampler_upscales_a_small_image_with_load_size(tmp_path):

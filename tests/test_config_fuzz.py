@@ -9,6 +9,8 @@ else. A few examples also go through the real entry, `snakemake -n`.
 from __future__ import annotations
 
 import copy
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -281,3 +283,29 @@ def test_a_run_defined_twice_is_refused_by_check_config_and_snakemake(tmp_path):
     output = result.stdout + result.stderr
     assert result.returncode != 0 and "Config error (nothing was run)" in output and "'dcp' appears twice" in output
     assert "Traceback" not in output
+
+
+@pytest.mark.slow
+def test_a_missing_dataset_root_stops_check_config_and_snakemake_before_any_job(tmp_path):
+    """Caught inside make_data instead, a mistyped root cost the old manifest, and rebuilding it after the
+    fix made every model retrain."""
+    config = copy.deepcopy(BASE)
+    config["datasets"]["sots"] = {"adapter": "sots-outdoor", "root": "data/SOTS/outdor"}
+    config["experiments"]["synthetic"]["test"] = ["synthetic", "sots"]
+    path = write_config(tmp_path / "typo.yaml", config)
+    done = subprocess.run(
+        [sys.executable, "-m", "cddgan", "check-config", str(path)], capture_output=True, text=True, cwd=tmp_path,
+        check=False,
+    )
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert f"datasets.sots.root: {tmp_path / 'data/SOTS/outdor'} does not exist" in done.stderr
+    earlier = tmp_path / "results" / "data" / "sots" / "manifest.csv"
+    earlier.parent.mkdir(parents=True)
+    earlier.write_text("an earlier manifest\n")
+    result = run_snakemake(tmp_path, "--cores", "1", "all", configfile=path, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "Config error (nothing was run)" in output and "datasets.sots.root" in output
+    assert earlier.read_text() == "an earlier manifest\n"
+    # defined but used by no experiment: not checked (a config may list datasets this machine lacks)
+    del config["experiments"]["synthetic"]["test"][1]
+    assert cfg.check_dataset_roots(cfg.resolve(config)) is None

@@ -42,12 +42,44 @@ class ImageSource:
     def __len__(self) -> int:
         return len(self.paths)
 
+    def check_sizes(self, domain: str) -> None:
+        """Every image at least as large as the crop, read from the headers before the first iteration:
+        found only when first drawn, a small image would stop the run at the same iteration on every
+        resume (the random draws are restored with the checkpoint). Skipped with `load_size`, which
+        scales the shorter side up to at least the crop."""
+        if self.load_size:
+            return
+        from PIL import Image
+
+        small = []
+        for path in self.paths:
+            try:
+                with Image.open(path) as img:
+                    w, h = img.size
+            except (OSError, Image.DecompressionBombError):
+                continue  # unreadable: read_image names it with its own message when it is drawn
+            if w < self.crop or h < self.crop:
+                small.append(f"{path} ({w}x{h})")
+        if small:
+            shown = "; ".join(small[:10]) + (f"; and {len(small) - 10} more" if len(small) > 10 else "")
+            raise ImageError(
+                f"{len(small)} of {len(self.paths)} {domain} training images are smaller than the crop "
+                f"{self.crop}: {shown}. Lower training.crop, set training.load_size to upscale, or remove them "
+                "from the dataset and rerun make_data"
+            )
+
     def get(self, index: int) -> torch.Tensor:
         """The image as a uint8 (3, H, W) tensor, resized so its shorter side is `load_size` if set."""
         if self._cache is not None and index in self._cache:
             return self._cache[index]
         path = self.paths[index]
-        image = _to_uint8_tensor(read_image(path))
+        try:
+            image = _to_uint8_tensor(read_image(path))
+        except ImageError as exc:
+            raise ImageError(
+                f"{exc}. make_data checks large datasets by their headers only (datasets.<name>.verify: header); "
+                "run it with verify: full to list every such file, then re-copy or remove them"
+            ) from exc
         if self.load_size:
             h, w = image.shape[1:]
             scale = self.load_size / min(h, w)
@@ -93,6 +125,8 @@ class UnpairedSampler:
             cache = self._estimate_bytes(hazy + clear, load_size) < AUTO_CACHE_BYTES
         self.hazy = ImageSource(hazy, load_size, crop, bool(cache))
         self.clear = ImageSource(clear, load_size, crop, bool(cache))
+        self.hazy.check_sizes("hazy")
+        self.clear.check_sizes("clear")
         self.crop = crop
         self.batch_size = batch_size
         self.flip = flip

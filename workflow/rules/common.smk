@@ -40,6 +40,7 @@ try:
         if str(_configfile).endswith((".yaml", ".yml")):
             cddgan_config.load_yaml(_configfile)
     C = cddgan_config.resolve(config)
+    cddgan_config.check_dataset_roots(C)
 except ConfigError as _error:
     sys.stderr.write(f"\nConfig error (nothing was run):\n{_error}\n\n")
     raise SystemExit(1)

@@ -37,7 +37,7 @@ def build_manifest(name: str, spec: Mapping[str, Any], out_dir: Path) -> Path:
             f"datasets.{name}.{unknown[0]}: unknown key for adapter {adapter.name!r}; "
             f"allowed keys: {', '.join(adapter.allowed_keys)}"
         )
-    ctx = Context(name, spec, _root(name, spec, adapter), out_dir)
+    ctx = Context(name, spec, dataset_root(name, spec, adapter), out_dir)
     limit = ctx.optional_int("limit")
     verify = spec.get("verify")
     if verify is not None and verify not in VERIFY_MODES:
@@ -81,7 +81,7 @@ def _adapter(name: str, spec: Mapping[str, Any]) -> Adapter:
     return ADAPTERS[choice]
 
 
-def _root(name: str, spec: Mapping[str, Any], adapter: Adapter) -> Path:
+def dataset_root(name: str, spec: Mapping[str, Any], adapter: Adapter) -> Path:
     """The dataset root, resolved; a missing or non-folder root says what it should hold."""
     value = spec.get("root")
     if not isinstance(value, str) or not value:
