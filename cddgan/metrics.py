@@ -103,8 +103,8 @@ def full_reference(pred: np.ndarray, gt: np.ndarray, protocol: Protocol) -> dict
     pred, gt = crop_border(pred, protocol.crop), crop_border(gt, protocol.crop)
     if min(pred.shape[:2]) < SSIM_KERNEL:
         raise ImageError(
-            f"image of {pred.shape[0]}x{pred.shape[1]} px (after a {protocol.crop} px crop) is smaller than "
-            f"SSIM's {SSIM_KERNEL}x{SSIM_KERNEL} window"
+            f"image of {pred.shape[1]}x{pred.shape[0]} px (after a {protocol.crop} px crop) is smaller than "
+            f"SSIM's {SSIM_KERNEL}x{SSIM_KERNEL} window; remove it from the test set or lower the protocol's crop"
         )
     x, y = _channels(pred, protocol), _channels(gt, protocol)
     psnr = piq.psnr(_tensor(x, torch.float64), _tensor(y, torch.float64), data_range=protocol.data_range)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-SIZE = (8, 6)  # width, height: small enough that a whole tree is written in milliseconds
+SIZE = (16, 12)  # width, height: small enough that a whole tree is written in milliseconds, and scorable
 
 I_HAZE_FOLDER = "# I-HAZY NTIRE 2018"
 O_HAZE_FOLDER = "# O-HAZY NTIRE 2018"

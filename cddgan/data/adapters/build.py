@@ -13,9 +13,10 @@ from cddgan.data.adapters.base import FULL_VERIFY_MAX, VERIFY_MODES, Adapter, Co
 from cddgan.data.adapters.crop import crop_ground_truth
 from cddgan.data.adapters.registry import ADAPTERS
 from cddgan.data.adapters.scan import natural_key
-from cddgan.data.adapters.validate import check_pair_sizes, inspect_images
+from cddgan.data.adapters.validate import check_pair_sizes, check_scorable, inspect_images
 from cddgan.data.manifest import ManifestInfo, counts, write_manifest
 from cddgan.errors import ConfigError, DatasetError
+from cddgan.protocols import Protocol
 
 _ORDER = {"train": 0, "test": 1, "clear": 0, "hazy": 1}
 
@@ -57,6 +58,8 @@ def build_manifest(name: str, spec: Mapping[str, Any], out_dir: Path) -> Path:
     if found.crop_gt:
         extra.update(crop_ground_truth(rows, sizes, out_dir))
     check_pair_sizes(pairs(rows), sizes)
+    protocol = Protocol.from_config(spec.get("protocol"), ctx.key("protocol"))
+    check_scorable(pairs([r for r in rows if r["split"] == "test"]), sizes, protocol.crop, ctx.key("protocol"))
     for message in found.warnings:
         warnings.warn(message, stacklevel=2)
     extra.update(verify=mode, limit=limit, available=available)

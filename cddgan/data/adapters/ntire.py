@@ -13,7 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cddgan.data.adapters.base import Context, Found, row
-from cddgan.data.adapters.scan import by_stem, child_dir, layout_error, list_images, names, natural_key
+from cddgan.data.adapters.scan import (
+    by_stem,
+    child_dir,
+    layout_error,
+    list_images,
+    names,
+    natural_key,
+    preview,
+)
 from cddgan.data.adapters.validate import check_orphans
 from cddgan.errors import DatasetError
 
@@ -25,6 +33,7 @@ class NtireNames:
     adapter: str
     pattern: re.Pattern[str]  # group 1: pair number, group 2: 'hazy' or 'gt'
     example: str  # e.g. "01_indoor_hazy.jpg + 01_indoor_GT.jpg"
+    archive_folder: str = ""  # the folder the download unpacks to, e.g. "# I-HAZY NTIRE 2018"
 
 
 def _pattern(tag: str) -> re.Pattern[str]:
@@ -32,8 +41,10 @@ def _pattern(tag: str) -> re.Pattern[str]:
     return re.compile(rf"(\d+){middle}_(hazy|gt)", re.IGNORECASE)
 
 
-I_HAZE = NtireNames("i-haze", _pattern("indoor"), "01_indoor_hazy.jpg + 01_indoor_GT.jpg")
-O_HAZE = NtireNames("o-haze", _pattern("outdoor"), "01_outdoor_hazy.jpg + 01_outdoor_GT.jpg")
+I_HAZE = NtireNames("i-haze", _pattern("indoor"), "01_indoor_hazy.jpg + 01_indoor_GT.jpg", "# I-HAZY NTIRE 2018")
+O_HAZE = NtireNames(
+    "o-haze", _pattern("outdoor"), "01_outdoor_hazy.jpg + 01_outdoor_GT.jpg", "# O-HAZY NTIRE 2018"
+)
 NH_HAZE = NtireNames("nh-haze", _pattern(""), "01_hazy.png + 01_GT.png")
 DENSE_HAZE = NtireNames("dense-haze", _pattern(""), "01_hazy.png + 01_GT.png")
 
@@ -80,15 +91,19 @@ def _locate(ctx: Context, spec: NtireNames) -> tuple[list[Path], list[Path], lis
             f"({', '.join(s.name for s, _ in hits)}); point root at one of them"
         )
     if not hits:
-        raise layout_error(
+        folder = f" (e.g. '{spec.archive_folder}')" if spec.archive_folder else ""
+        error = layout_error(
             ctx,
             spec.adapter,
             [
                 f"hazy/ + GT/ holding {spec.example}",
                 f"{spec.example} side by side in one folder",
-                "either of these inside one sub-folder of root (e.g. '# I-HAZY NTIRE 2018')",
+                f"either of these inside one sub-folder of root{folder}",
             ],
         )
+        subs = [p for p in sorted(ctx.root.iterdir(), key=lambda p: natural_key(p.name)) if p.is_dir()]
+        inside = "; ".join(f"in {s.name}/: {preview(s)}" for s in subs[:3])
+        raise DatasetError(f"{error} {inside}".rstrip()) if inside else error
     sub, (hazy, gt, stray, layout) = hits[0]
     return hazy, gt, stray, f"{sub.name}/{layout}"
 

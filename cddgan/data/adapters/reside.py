@@ -9,6 +9,7 @@ guess.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from cddgan.data.adapters.base import Context, Found, row
@@ -17,15 +18,19 @@ from cddgan.data.adapters.scan import (
     child_dir,
     layout_error,
     list_images,
+    names,
     natural_key,
     require_images,
 )
 from cddgan.data.adapters.unpaired import HazeParams, split_scenes
 from cddgan.data.adapters.validate import check_orphans
+from cddgan.errors import DatasetError
 
 HAZY_NAMES = ("hazy", "haze")
 CLEAR_NAMES = ("clear", "gt")
 ITS_NOTE = "not recorded: ITS names are id_index_X and the distribution does not say what X is"
+# id, then one or two numeric fields: 1_1_0.90179 (ITS), 0005_0.8_0.04 (OTS, SOTS-outdoor), 1400_1 (SOTS-in)
+HAZY_NAME = re.compile(r"[^_\s]+(_\d+(\.\d+)?){1,2}")
 
 
 def scene_of(path: Path) -> str:
@@ -60,10 +65,18 @@ def _tree(ctx: Context, adapter: str, example: str) -> tuple[Path, Path, str]:
 
 
 def _paired(
-    hazy_dir: Path, clear_dir: Path, recursive: bool
+    hazy_dir: Path, clear_dir: Path, recursive: bool, example: str
 ) -> tuple[dict[str, list[Path]], dict[str, Path]]:
-    """Hazy images grouped by scene and clear images by id, with orphans on either side rejected."""
+    """Hazy images grouped by scene and clear images by id, with orphans on either side rejected. A hazy
+    name that is not id_number[_number] (a copy such as `1400_1 (1).png`) is refused: it would still
+    match its scene's ground truth and be scored twice."""
     hazy = require_images(list_images(hazy_dir, recursive=recursive), hazy_dir)
+    odd = [p for p in hazy if not HAZY_NAME.fullmatch(p.stem)]
+    if odd:
+        raise DatasetError(
+            f"{hazy_dir}: {len(odd)} hazy file(s) do not follow the RESIDE naming ({example}): {names(odd)}; "
+            "these look like copies or renamed files: remove or rename them"
+        )
     clear = by_stem(require_images(list_images(clear_dir), clear_dir), str(clear_dir))
     by_stem(hazy, str(hazy_dir))  # image ids must be unique
     groups: dict[str, list[Path]] = {}
@@ -80,7 +93,7 @@ def _paired(
 def _train(ctx: Context, adapter: str, example: str, params: HazeParams, note: str | None) -> Found:
     """A training set read as pairs, then made unpaired by scene."""
     hazy_dir, clear_dir, layout = _tree(ctx, adapter, example)
-    groups, clear = _paired(hazy_dir, clear_dir, recursive=True)
+    groups, clear = _paired(hazy_dir, clear_dir, recursive=True, example=example)
     if any(p.parent != hazy_dir for paths in groups.values() for p in paths):
         layout += " (hazy in sub-folders)"
     rows, extra, notes = split_scenes(ctx, clear, groups, params)
@@ -102,7 +115,7 @@ def find_ots(ctx: Context) -> Found:
 def _test(ctx: Context, adapter: str, example: str, params: HazeParams, crop_gt: bool) -> Found:
     """A paired test set: each hazy image points at its scene's ground truth."""
     hazy_dir, clear_dir, layout = _tree(ctx, adapter, example)
-    groups, clear = _paired(hazy_dir, clear_dir, recursive=False)
+    groups, clear = _paired(hazy_dir, clear_dir, recursive=False, example=example)
     rows = []
     for scene in sorted(groups, key=natural_key):
         for path in groups[scene]:

@@ -79,3 +79,21 @@ def check_pair_sizes(pairs: list[tuple[Path, Path]], sizes: dict[Path, tuple[int
         f"{len(bad)} hazy/ground-truth pair(s) differ in size: {shown}{more}. "
         "Resize or crop them to match, or fix the pairing."
     )
+
+
+def check_scorable(
+    pairs: list[tuple[Path, Path]], sizes: dict[Path, tuple[int, int]], crop: int, where: str
+) -> None:
+    """Refuse test pairs too small for SSIM's window after the protocol's border crop, here rather than
+    after every method has dehazed them and every evaluate job has failed on them."""
+    from cddgan.protocols import SSIM_KERNEL
+
+    small = [h for h, _ in pairs if min(sizes[h]) - 2 * crop < SSIM_KERNEL]
+    if not small:
+        return
+    shown = "; ".join(f"{h} is {sizes[h][0]}x{sizes[h][1]}" for h in small[:10])
+    more = f" (+{len(small) - 10} more)" if len(small) > 10 else ""
+    raise DatasetError(
+        f"{len(small)} test pair(s) are too small to score: {shown}{more}. After the protocol's {crop} px crop "
+        f"({where}) each side must keep at least SSIM's {SSIM_KERNEL} px; remove them, or lower the crop"
+    )
