@@ -162,7 +162,7 @@ def _write_run_logs(results_dir: Path, config: dict, rng: np.random.Generator) -
             path = results_dir / "runs" / EXPERIMENT / run / f"seed{seed}" / "losses.csv"
             path.parent.mkdir(parents=True, exist_ok=True)
             frame.to_csv(path, index=False)
-            bench = results_dir / "benchmarks" / "train" / f"{EXPERIMENT}-{run}-seed{seed}.tsv"
+            bench = results_dir / "benchmarks" / "train" / EXPERIMENT / run / f"seed{seed}.tsv"
             bench.parent.mkdir(parents=True, exist_ok=True)
             seconds = float(rng.uniform(10, 100))
             bench.write_text("s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"

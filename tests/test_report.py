@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import math
 import re
+import subprocess
 from collections import defaultdict
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from cddgan.report import aggregate, build_report, load_published
 from cddgan.report.export import to_latex, to_markdown
 from cddgan.report.meta import MetricMeta, metric_meta
 from cddgan.report.plots import negatives_plot, negatives_x
-from cddgan.report.provenance import git_info, read_benchmarks
+from cddgan.report.provenance import extra_rules, git_info, read_benchmarks
 from cddgan.report.results import metric_files, read_failures
 from cddgan.report.tables import ablation_table, main_table, rank_marks
 from cddgan.report.visuals import downscale, pick_images, zoom_box
@@ -377,6 +378,33 @@ def test_git_info_outside_a_repository(tmp_path):
     assert git_info(tmp_path) == {"commit": "unknown", "dirty": "unknown"}
 
 
+def test_git_info_names_changed_and_untracked_files(tmp_path):
+    def git(*args):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path, check=True,
+                       capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "tracked.py").write_text("a = 1\n")
+    git("add", "tracked.py")
+    git("commit", "-qm", "one")
+    assert git_info(tmp_path)["dirty"] == "no"
+    (tmp_path / "baselines").mkdir()
+    (tmp_path / "baselines" / "mine.py").write_text("# a new method\n")  # untracked: the commit lacks it
+    assert git_info(tmp_path)["dirty"] == "yes (1 untracked: baselines/mine.py)"
+    (tmp_path / "tracked.py").write_text("a = 2\n")
+    assert git_info(tmp_path)["dirty"] == "yes (1 changed: tracked.py; 1 untracked: baselines/mine.py)"
+
+
+def test_own_rule_files_are_named_with_a_digest(tmp_path):
+    assert extra_rules(tmp_path) == {}
+    folder = tmp_path / "workflow" / "rules" / "extra"
+    folder.mkdir(parents=True)
+    (folder / "clahe.smk").write_text("rule clahe: ...\n")
+    digest = extra_rules(tmp_path)["clahe.smk"]
+    (folder / "clahe.smk").write_text("rule clahe: changed\n")
+    assert len(digest) == 12 and extra_rules(tmp_path)["clahe.smk"] != digest
+
+
 def test_benchmarks_are_read(fresh):
     _, results = fresh
     frame = read_benchmarks(results)
@@ -384,3 +412,25 @@ def test_benchmarks_are_read(fresh):
     assert len(frame) == len(files)
     total = sum(float(pd.read_csv(f, sep="\t")["s"].iloc[-1]) for f in files)
     assert frame["seconds"].sum() == pytest.approx(total)
+
+
+def test_the_jobs_table_keeps_only_this_configs_jobs(fresh):
+    """A results folder shared by several configs (or left from renamed runs) holds other jobs too."""
+    config, results = fresh
+    ours = len(read_benchmarks(results, config))
+    assert ours == len(read_benchmarks(results)) > 0
+    run = next(name for name, spec in config["runs"].items() if spec["trainable"])
+    foreign = [
+        f"train/other-experiment/{run}/seed0",  # an experiment of another config
+        f"train/{EXPERIMENT}/renamed-run/seed0",  # a run no longer in the config
+        f"train/{EXPERIMENT}/{run}/seed99",  # a seed the run does not train
+        f"make_data/{'x' * 8}",  # a dataset of another config
+        f"dehaze/{EXPERIMENT}/{run}/seed0",  # a path of the wrong shape
+    ]
+    for job in [*foreign, "my_rule/anything/goes"]:  # a user's own rule: kept
+        path = results / "benchmarks" / f"{job}.tsv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("s\tmax_rss\tcpu_time\n1.0\t10\t1.0\n")
+    kept = set(read_benchmarks(results, config)["job"])
+    assert len(kept) == ours + 1 and "my_rule/anything/goes" in kept and not kept & set(foreign)
+    assert len(read_benchmarks(results)) == ours + len(foreign) + 1

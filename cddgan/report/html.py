@@ -160,7 +160,7 @@ def build_report(config: Mapping, results_dir: Path, out_dir: Path) -> Path:
     datasets = list(config.get("datasets", {}))
     infos = {name: read_manifest_info(results_dir, name) for name in datasets}
     dataset_section = Section("datasets", "Datasets", [manifest_table(infos)])
-    jobs = benchmark_table(results_dir)
+    jobs = benchmark_table(results_dir, config)
     for section in [*results_sections, *ablation_sections, *efficiency_sections, dataset_section]:
         all_tables.extend(section.tables)
     if jobs is not None:

@@ -9,6 +9,7 @@ Snakemake's benchmark TSV files (read with pandas).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import platform
@@ -36,14 +37,37 @@ def git_info(cwd: Path | None = None) -> dict[str, str]:
             done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=20, check=False)
         except (OSError, subprocess.TimeoutExpired):
             return None
-        return done.stdout.strip() if done.returncode == 0 else None
+        return done.stdout.rstrip() if done.returncode == 0 else None  # porcelain lines start with a space
 
     commit = git("rev-parse", "HEAD")
     if commit is None:
         return {"commit": "unknown", "dirty": "unknown"}
-    status = git("status", "--porcelain", "--untracked-files=no")
-    dirty = "unknown" if status is None else ("yes (uncommitted changes)" if status else "no")
-    return {"commit": commit, "dirty": dirty}
+    status = git("status", "--porcelain", "--untracked-files=all")
+    return {"commit": commit, "dirty": "unknown" if status is None else _describe_status(status)}
+
+
+def _describe_status(porcelain: str) -> str:
+    """'no', or what differs from the commit: a new method file is untracked, and leaving it out would
+    make the report claim that the commit alone produced these numbers."""
+    lines = [line for line in porcelain.splitlines() if line.strip()]
+    if not lines:
+        return "no"
+    untracked = [line[3:] for line in lines if line.startswith("??")]
+    changed = [line[3:] for line in lines if not line.startswith("??")]
+    parts = []
+    if changed:
+        parts.append(f"{len(changed)} changed: {', '.join(changed[:5])}{' ...' if len(changed) > 5 else ''}")
+    if untracked:
+        parts.append(f"{len(untracked)} untracked: {', '.join(untracked[:5])}{' ...' if len(untracked) > 5 else ''}")
+    return "yes (" + "; ".join(parts) + ")"
+
+
+def extra_rules(code_root: Path) -> dict[str, str]:
+    """The user's own rule files (workflow/rules/extra/*.smk, ignored by git) with a short SHA-256 each:
+    the commit does not identify them, so the report names them."""
+    folder = Path(code_root) / "workflow" / "rules" / "extra"
+    files = sorted(folder.glob("*.smk")) if folder.is_dir() else []
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()[:12] for p in files}
 
 
 def package_versions(names: Sequence[str] = PACKAGES) -> dict[str, str]:
@@ -95,11 +119,53 @@ def config_yaml(config: Mapping) -> str:
     return yaml.safe_dump(plain, sort_keys=False, allow_unicode=True, width=110)
 
 
-def read_benchmarks(results_dir: Path) -> pd.DataFrame:
-    """One row per Snakemake benchmark file: job (path under benchmarks/), seconds, max RSS (MB)."""
+# What the folders of each rule's benchmark path name (workflow/rules/*.smk): filled from the config.
+BENCHMARK_FIELDS = {
+    "make_data": ("dataset",),
+    "stage_test_inputs": ("dataset",),
+    "stage_train_inputs": ("dataset",),
+    "command_setup": ("run",),
+    "efficiency": ("experiment", "run"),
+    "train": ("experiment", "run", "seed"),
+    "command_train": ("experiment", "run", "seed"),
+    "train_group": ("experiment", "run", "seeds"),
+    "dehaze": ("experiment", "run", "seed", "dataset"),
+    "evaluate": ("experiment", "run", "seed", "dataset"),
+    "command_dehaze": ("experiment", "run", "seed", "dataset"),
+    "collect_outputs": ("experiment", "run", "seed", "dataset"),
+}
+
+
+def belongs_to(job: Path, config: Mapping) -> bool:
+    """Whether a benchmark file is a job of this config: a results folder shared by several configs, or
+    left from a renamed run, holds other jobs too. Rules this table does not know (a user's own) count."""
+    fields = BENCHMARK_FIELDS.get(job.parts[0])
+    if fields is None:
+        return True
+    values = job.parts[1:]
+    if len(values) != len(fields):
+        return False
+    seen = dict(zip(fields, values, strict=True))
+    runs = config.get("runs", {})
+    run = runs.get(seen.get("run", ""), {})
+    checks = {
+        "dataset": lambda v: v in config.get("datasets", {}),
+        "experiment": lambda v: v in config.get("experiments", {}),
+        "run": lambda v: v in runs,
+        "seed": lambda v: v.removeprefix("seed") in {str(s) for s in run.get("seeds", [])},
+        "seeds": lambda v: v.startswith("seeds"),
+    }
+    return all(checks[field](value) for field, value in seen.items())
+
+
+def read_benchmarks(results_dir: Path, config: Mapping | None = None) -> pd.DataFrame:
+    """One row per Snakemake benchmark file: job (path under benchmarks/), seconds, max RSS (MB); with
+    `config`, only the jobs of that config."""
     records = []
     root = Path(results_dir) / "benchmarks"
     for path in sorted(root.rglob("*.tsv")) if root.is_dir() else []:
+        if config is not None and not belongs_to(path.relative_to(root).with_suffix(""), config):
+            continue
         try:
             frame = pd.read_csv(path, sep="\t")
         except (pd.errors.EmptyDataError, pd.errors.ParserError):
@@ -116,9 +182,9 @@ def read_benchmarks(results_dir: Path) -> pd.DataFrame:
     return pd.DataFrame(records, columns=["job", "seconds", "max_rss_mb", "cpu_time_s"])
 
 
-def benchmark_table(results_dir: Path) -> Table | None:
-    """Wall time per Snakemake job, longest first, with the total."""
-    frame = read_benchmarks(results_dir)
+def benchmark_table(results_dir: Path, config: Mapping | None = None) -> Table | None:
+    """Wall time per Snakemake job of `config`, longest first, with the total."""
+    frame = read_benchmarks(results_dir, config)
     if frame.empty:
         return None
     frame = frame.sort_values("seconds", ascending=False).reset_index(drop=True)
@@ -142,6 +208,7 @@ def provenance(config: Mapping, results_dir: Path) -> dict:
     return {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "git": git_info(CODE_ROOT),
+        "extra_rules": extra_rules(CODE_ROOT),
         "seeds": {"default": list(config.get("seeds", [])),
                   "per run": {name: list(spec.get("seeds", [])) for name, spec in runs.items()}},
         "packages": package_versions(),
