@@ -17,6 +17,7 @@ import inspect
 import pkgutil
 import traceback
 from collections.abc import Hashable, Iterator, Mapping
+from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
@@ -70,8 +71,6 @@ def _import_baseline(module: str) -> None:
 def _check_not_shadowed(package: Any) -> None:
     """`baselines` is a common folder name: one in the working directory or on PYTHONPATH would be
     imported instead of ours, and every shipped method would silently vanish."""
-    from pathlib import Path
-
     ours = (Path(__file__).resolve().parents[1] / "baselines").resolve()
     found = [Path(p).resolve() for p in package.__path__]
     if ours not in found:
@@ -117,8 +116,6 @@ def method_class(name: str) -> type[Method]:
 def _where_methods_come_from() -> str:
     """Where this process found `baselines/`, and a hint when the working directory holds another copy
     (a second checkout while `cddgan` is installed from the first one)."""
-    from pathlib import Path
-
     import baselines
 
     loaded = Path(baselines.__path__[0]).resolve()
@@ -130,6 +127,34 @@ def _where_methods_come_from() -> str:
             "`python -m cddgan` from it"
         )
     return text + "."
+
+
+def source_files(name: str) -> list[str]:
+    """The source files of a method's class and its base classes, the interface in this module and
+    torch's excepted: what a researcher edits when they fix their method."""
+    files = set()
+    for cls in method_class(name).__mro__:
+        module = cls.__module__ or ""
+        if module in ("builtins", __name__) or module.split(".")[0] in ("torch", "typing", "abc"):
+            continue
+        try:
+            path = inspect.getsourcefile(cls)
+        except (TypeError, OSError):
+            continue
+        if path:
+            files.add(path)
+    return sorted(files)
+
+
+def source_digest(name: str) -> str:
+    """A short SHA-256 of `source_files(name)`: a tracked param of the method's jobs, so that editing the
+    method's file reruns its training and dehazing (Snakemake itself only sees the rules' code)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in source_files(name):
+        digest.update(Path(path).name.encode() + b"\0" + Path(path).read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def resolve_settings(cls: type[Method], overrides: Mapping[str, Any] | None, where: str) -> dict[str, Any]:

@@ -103,6 +103,13 @@ def untracked_execution(wildcards):
     return Untracked(execution_json(wildcards.run))
 
 
+def method_code(wildcards):
+    """The digest of the run's method source files: tracked, so that editing them reruns the run."""
+    from cddgan.methods import source_digest
+
+    return source_digest(RUNS[wildcards.run]["method"])
+
+
 def untracked_device(wildcards):
     return Untracked(cddgan_config.run_execution(C, wildcards.run)["device"])
 

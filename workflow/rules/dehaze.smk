@@ -11,6 +11,7 @@ rule dehaze:
         run=_alternatives(method_runs()) or NO_MATCH,
     params:
         spec=run_spec,
+        code=method_code,
         model=lambda w, input: f"--model {input.model}" if "model" in input.keys() else "",
         device=untracked_device,
     resources:

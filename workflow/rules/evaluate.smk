@@ -34,6 +34,7 @@ rule efficiency:
         f"{RESULTS}/efficiency/{{experiment}}/{{run}}.json",
     params:
         spec=lambda w: spec_json(w.experiment, w.run, RUNS[w.run]["seeds"][0]),
+        code=method_code,
         execution=lambda w: execution_json(w.run),  # tracked: the efficiency figures measure these choices
     resources:
         **job_resources("inference"),

@@ -18,6 +18,7 @@ rule train:
         run=_alternatives(set(RUNS) - set(GROUPED_RUNS)) or NO_MATCH,
     params:
         spec=run_spec,
+        code=method_code,
         execution=untracked_execution,
         checkpoints=lambda w: checkpoint_dir(w.experiment, w.run, w.seed),
         status=lambda w: status_file(w.experiment, w.run, w.seed),
@@ -46,6 +47,7 @@ rule train_group:
         seeds=r"\d+(-\d+)*",
     params:
         args=group_args,
+        code=method_code,
         execution=untracked_execution,
     resources:
         **group_resources(),
