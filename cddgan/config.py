@@ -281,6 +281,15 @@ def _resolve_run(name: str, spec: Mapping, config: Mapping, where: str) -> dict:
     else:
         # Training-free methods are deterministic: one seed is the whole story.
         run["seeds"] = run["seeds"][:1]
+        own = dict(spec.get("training") or {})
+        unused = sorted(set(own) - EXECUTION_KEYS)
+        if unused:
+            raise ConfigError(
+                f"{where}.training.{unused[0]}: method {cls.name!r} is training-free, so nothing reads it; "
+                f"remove it (only how its jobs run may be set here: {', '.join(sorted(EXECUTION_KEYS))})"
+            )
+        if own:
+            run["execution"] = own
     return run
 
 
@@ -490,9 +499,11 @@ def computed_training(training: Mapping[str, Any]) -> dict[str, Any]:
 def run_execution(config: Mapping, run: str) -> dict:
     """How a run's jobs execute (device, threads, CUDA options, logging): its `EXECUTION_KEYS`.
 
-    Training-free runs have no `training` of their own; they take the config-wide one (its device).
+    Training-free runs have no `training` of their own; they take the config-wide one (its device), with
+    the execution keys of their own `training:` on top.
     """
-    training = config["runs"][run].get("training") or config.get("training") or {}
+    spec = config["runs"][run]
+    training = spec.get("training") or {**(config.get("training") or {}), **spec.get("execution", {})}
     return {**EXECUTION_DEFAULTS, **{key: value for key, value in training.items() if key in EXECUTION_KEYS}}
 
 

@@ -113,7 +113,9 @@ def collect_outputs(raw_dir: str | Path, inputs_dir: str | Path, out_dir: str | 
         where = f" (command log: {log})" if log else ""
         raise HarnessError(
             f"{raw_dir}: the baseline must write one image per input in {inputs_dir} with the same name and "
-            f"size; of {len(expected)} expected, " + "; ".join(problems) + where
+            f"size; of {len(expected)} expected, " + "; ".join(problems) + where + ". That folder is kept for you "
+            "to inspect and counts as done: after fixing the program, delete it (or rerun its rule with "
+            "`snakemake --forcerun command_dehaze`, your rule's name for a rule baseline) so that it runs again"
         )
     staging = staging_dir(out_dir)
     try:

@@ -117,11 +117,21 @@ def test_command_line_refuses_result_keys_in_execution(tmp_path, capsys):
         ({"datasets__synth__adapter": DELETE}, r"`datasets\.synth`: 'adapter' is a required property"),
         ({"runs__toy__command": "x {input_dir} {output_dir}"}, r"`runs\.toy`: a run needs either"),
         ({"runs__toy__method": DELETE}, r"`runs\.toy`: a run needs either"),
+        ({"runs__identity__training": {"iterations": 5}},
+         r"runs\.identity\.training\.iterations: method 'identity' is training-free, so nothing reads it"),
     ],
 )
 def test_bad_configs_name_the_key(change, expected):
     with pytest.raises(ConfigError, match=expected):
         resolve(**change)
+
+
+def test_a_training_free_run_takes_its_own_execution_keys_over_the_config_wide_ones():
+    config = resolve(runs__identity__training={"device": "cpu", "threads": 3}, training__threads=2)
+    assert "training" not in config["runs"]["identity"]  # still training-free: no training job
+    assert cfg.run_execution(config, "identity")["device"] == "cpu"
+    assert cfg.run_execution(config, "identity")["threads"] == 3
+    assert cfg.run_execution(resolve(training__threads=2), "identity")["threads"] == 2
 
 
 def test_disabled_runs_and_their_ablations_drop_out():
