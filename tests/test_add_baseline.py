@@ -46,3 +46,10 @@ def test_editing_the_method_file_reruns_its_jobs_and_nothing_else(tmp_path):
     tests = len(yaml.safe_load(config.read_text())["experiments"]["synthetic"]["test"])
     assert counts["train"] == 1 and counts["dehaze"] == counts["evaluate"] == tests  # the toy run's, not identity's
     assert counts["efficiency"] == 1
+    # the upgrade recipe of docs/reliability.md: --touch records the new params, and changes are still
+    # tracked afterwards (--cleanup-metadata, recommended before, silently stopped that)
+    run_snakemake(work, "--touch", "--cores", "1", "all", configfile=config, env=env)
+    assert "Nothing to be done" in run_snakemake(work, "-n", "all", configfile=config, env=env).stdout
+    wider = toy_config(tmp_path / "wider.yaml")
+    wider.write_text(wider.read_text().replace("width: 4", "width: 6"))
+    assert job_counts(run_snakemake(work, "-n", "all", configfile=wider, env=env).stdout)["train"] == 1

@@ -94,6 +94,17 @@ class Untracked:
         return "Untracked()"
 
 
+def config_text():
+    """The resolved config as YAML: results/config.resolved.yaml, which the report reads."""
+    return yaml.safe_dump(C, sort_keys=False)
+
+
+def config_digest():
+    import hashlib
+
+    return hashlib.sha256(config_text().encode()).hexdigest()[:16]
+
+
 def execution_json(run):
     """The run's execution keys as JSON (`--execution` of train, train-group and efficiency)."""
     return json.dumps(cddgan_config.run_execution(C, run), sort_keys=True)

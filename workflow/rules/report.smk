@@ -1,13 +1,13 @@
 # The resolved config snapshot and the HTML report (tables, plots, visual comparisons, provenance).
 
 
+# The snapshot is tracked through a digest of its text: a dry run's "reason" then shows a short hash, not
+# the whole resolved config twice. A local rule (Snakefile), so it writes the file from this process.
 rule config_snapshot:
-    conda:
-        CONDA_ENV
     output:
         f"{RESULTS}/config.resolved.yaml",
     params:
-        text=lambda w: yaml.safe_dump(C, sort_keys=False),
+        digest=lambda w: config_digest(),
     resources:
         **job_resources("light"),
     threads: job_threads("light")
@@ -15,8 +15,10 @@ rule config_snapshot:
         f"{RESULTS}/logs/config_snapshot.log",
     benchmark:
         f"{RESULTS}/benchmarks/config_snapshot/config_snapshot.tsv"
-    shell:
-        "printf '%s' {params.text:q} > {output:q} 2> {log:q}"
+    run:
+        from cddgan.io import write_text
+
+        write_text(output[0], config_text())
 
 
 rule report:
