@@ -98,7 +98,17 @@ class CycleGAN(GANMethod):
         loss_d = loss_d_a + loss_d_b  # disjoint parameters: one backward gives each D its own gradient
         yield "D", loss_d, {"D_A": loss_d_a.detach(), "D_B": loss_d_b.detach()}
 
-    def generator_terms(self, a, b, fake_a, fake_b, rec_a, rec_b, idt_a=None, idt_b=None) -> dict[str, torch.Tensor]:
+    def generator_terms(
+        self,
+        a: torch.Tensor,
+        b: torch.Tensor,
+        fake_a: torch.Tensor,
+        fake_b: torch.Tensor,
+        rec_a: torch.Tensor,
+        rec_b: torch.Tensor,
+        idt_a: torch.Tensor | None = None,
+        idt_b: torch.Tensor | None = None,
+    ) -> dict[str, torch.Tensor]:
         """CycleGAN's generator loss terms (the caller has frozen D): adversarial, cycle, identity (if given)."""
         s = self.settings
         lam_a, lam_b, lam_idt = s["lambda_A"], s["lambda_B"], s["lambda_identity"]

@@ -13,8 +13,15 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cddgan.errors import ConfigError, HarnessError
+
+if TYPE_CHECKING:  # imported lazily at run time: `cddgan --help` must not wait for torch
+    import torch
+
+    from cddgan.methods import Method
+    from cddgan.train import GroupTrainer, Trainer
 
 EXECUTION_HELP = (
     "how the job executes, as JSON (device, threads, log_every, cuda_graph, ...: cddgan.config.EXECUTION_KEYS);"
@@ -59,7 +66,9 @@ def _clear_status(status: Path | None) -> None:
         status.unlink()
 
 
-def _record_divergence(trainer, exc: Exception, status: Path, model: str, losses: str, who: str) -> None:
+def _record_divergence(
+    trainer: Trainer | GroupTrainer, exc: Exception, status: Path, model: str, losses: str, who: str
+) -> None:
     """A diverged run is a result: write its status file and FAILED outputs, and say so (the sweep goes on)."""
     from cddgan.io import write_text
 
@@ -113,7 +122,7 @@ def cmd_train_group(args: argparse.Namespace) -> None:
         _record_divergence(group.members[i], exc, statuses[i], args.model[i], args.losses[i], who)
 
 
-def _method_for(spec: dict, model: str | None, device_name: str):
+def _method_for(spec: dict, model: str | None, device_name: str) -> tuple[Method, torch.device]:
     from cddgan.train import build_method, load_trained, resolve_device
 
     device = resolve_device(device_name)
@@ -155,7 +164,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     print(f"scored {len(frame)} images into {args.out}", file=sys.stderr)
 
 
-def _protocol_arg(text: str):
+def _protocol_arg(text: str) -> str | dict:
     """A protocol name or mapping, given as JSON (as the rules pass it) or as a bare name."""
     try:
         return json.loads(text)

@@ -122,7 +122,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
-def parse_yaml(path: Path):
+def parse_yaml(path: Path) -> Any:
     """Parse a YAML file; a syntax error or a key given twice becomes a ConfigError naming the file."""
     try:
         return yaml.load(path.read_text(), Loader=_UniqueKeyLoader)  # a SafeLoader: plain data only

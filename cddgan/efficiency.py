@@ -11,7 +11,7 @@ import platform
 import resource
 import statistics
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -62,7 +62,7 @@ def count_macs(method: Method, x: torch.Tensor) -> int | None:
     return int(counter.get_total_flops() // 2)
 
 
-def time_ms(fn, device: torch.device, repeats: int, warmup: int = 1) -> float:
+def time_ms(fn: Callable[[], object], device: torch.device, repeats: int, warmup: int = 1) -> float:
     """Median wall time of `fn()` in milliseconds."""
     for _ in range(warmup):
         fn()
@@ -92,9 +92,9 @@ def device_name(device: torch.device) -> str:
 def measure(
     method: Method,
     device: torch.device,
-    train_step=None,
+    train_step: Callable[[], object] | None = None,
     repeats: int = 5,
-    image_size=EFFICIENCY_SIZE,
+    image_size: tuple[int, int] = EFFICIENCY_SIZE,
     train_warmup: int = 1,
 ) -> dict[str, Any]:
     """All efficiency figures of one method. `train_step` is a zero-argument callable or None; it runs

@@ -16,7 +16,7 @@ import importlib
 import inspect
 import pkgutil
 import traceback
-from collections.abc import Hashable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -28,7 +28,7 @@ from cddgan.errors import ConfigError
 _REGISTRY: dict[str, type[Method]] = {}
 
 
-def register(name: str):
+def register(name: str) -> Callable[[type[Method]], type[Method]]:
     """Class decorator: make a method available under `name` (the `method:` key of a run)."""
 
     def decorate(cls: type[Method]) -> type[Method]:

@@ -204,7 +204,7 @@ def rule_resources(config: Mapping[str, Any], kind: str) -> dict[str, Any]:
     if kind not in KINDS:
         raise ConfigError(f"unknown job kind {kind!r}; one of {', '.join(KINDS)}")
 
-    def job(wildcards) -> dict[str, Any]:
+    def job(wildcards: Any) -> dict[str, Any]:  # Snakemake's Wildcards
         return job_resources(config, kind, getattr(wildcards, "run", None))
 
     def field(key: str) -> Callable:

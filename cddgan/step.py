@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Hashable, Mapping
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from functools import partial
 from typing import Any
 
@@ -107,7 +107,7 @@ class TrainStep:
             compile_networks(method, "default" if cfg["compile"] is True else str(cfg["compile"]))
         self.group = StepGroup([self])  # warm-up, capture and replay of this step alone
 
-    def _autocast(self):
+    def _autocast(self) -> AbstractContextManager:
         if not self.amp:
             return nullcontext()
         # no weight-cast cache across a captured region: every replay must cast the updated weights

@@ -9,6 +9,7 @@ may share one clear image; two clear images with one pair id are an error.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from cddgan.data.adapters.base import Context, Found, row
@@ -37,7 +38,7 @@ def _images(ctx: Context, key: str, default: str) -> tuple[Path, list[Path]]:
     return folder, paths
 
 
-def _pair_key(ctx: Context):
+def _pair_key(ctx: Context) -> tuple[Callable[[str], str | None], str]:
     """stem -> pair id: identity, or group 1 of `pair_regex` (None where the regex does not match)."""
     pattern = ctx.spec.get("pair_regex")
     if pattern is None:
