@@ -2,7 +2,11 @@
 
 Parameters are those of the modules the dehazing forward actually calls (found with forward hooks), so a
 CycleGAN counts one generator, not both generators and discriminators, matching how papers report it.
-MACs come from `torch.utils.flop_counter.FlopCounterMode` (FLOPs / 2) on one image of `image_size`.
+MACs come from `torch.utils.flop_counter.FlopCounterMode` (FLOPs / 2) on one image of `image_size`:
+convolutions and matrix products only, a transposed convolution counted on its input pixels (its true
+cost). thop counts it on its output pixels, stride^2 times more: for CycleGAN's generator at 256 px that
+is 56.80 G against the 49.55 G here (tests/test_efficiency.py has the hand count), which is why published
+tables list CycleGAN at 56.89 G and the same generator as CycleDehaze at 49.16 G.
 """
 
 from __future__ import annotations

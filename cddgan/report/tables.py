@@ -375,7 +375,10 @@ def efficiency_table(efficiency: pd.DataFrame, config: Mapping, experiment: str)
                Column("Train ms / iter"), Column("Infer ms / image"), Column("Peak memory (MB)"),
                Column("Device", numeric=False), Column("Image size", numeric=False)]
     notes = ["MACs per image at the listed size; times are wall-clock means on the listed device; "
-             "– where not measured (training-free methods have no training step)."]
+             "– where not measured (training-free methods have no training step).",
+             "MACs count convolutions and matrix products, a transposed convolution on its input pixels "
+             "(torch's flop counter). Counters that take its output pixels (thop) give more: CycleGAN's "
+             "generator at 256 px is 49.55 G here and 56.80 G that way, hence the 56.89 G of published tables."]
     label = config.get("experiments", {}).get(experiment, {}).get("label", experiment)
     return Table(slug("efficiency", experiment), f"Efficiency — {label}", columns, [Group("", rows)], notes,
                  pd.DataFrame(records))
