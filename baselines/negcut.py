@@ -18,6 +18,8 @@ Choices where the reference leaves room, each for a reason:
   reference lets one leak through F_ into G's encoder, an accident of not detaching).
 - The diversity term covers the negatives of both pairs (X and identity Y); the reference's only covers
   the last pair it computed.
+- The EMA heads start as a copy of F (the reference starts them from their own random init, so for the
+  first iterations its N reads embeddings unrelated to F's).
 - No flip-equivariance (FastNEGCUT), and `use_mlp` must stay true: the generators emit netF_nc-dim vectors.
 """
 

@@ -60,6 +60,10 @@ def test_registered_with_reference_defaults_and_every_switch():
     assert (d["lambda_A"], d["lambda_B"], d["lambda_identity"]) == (10.0, 10.0, 0.5)
     assert (d["nce_layers"], d["num_patches"]) == ((0, 4, 8, 12, 16), 256) and d["nce_t"] == 0.07
     assert (d["num_negatives"], d["noise_dim"], d["ema"], d["lambda_div"]) == (256, 64, 0.9, 1.0)
+    # the reading of docs/cddgan.md: queue of 4, lambda_nce = lambda_clear = 1, the CUT / NEGCUT layout
+    assert (d["queue_size"], d["lambda_nce"], d["lambda_clear"], d["netF_nc"]) == (4, 1.0, 1.0, 256)
+    assert (d["antialias"], d["antialias_up"], d["init_type"]) == (True, True, "xavier")
+    assert d["neg_generators"] is True and d["neg_adversarial"] is True
     switches = ("lambda_nce", "neg_generators", "queue_size", "neg_adversarial", "lambda_div", "lambda_clear")
     assert all(switch in d for switch in switches)
 

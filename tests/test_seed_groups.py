@@ -69,6 +69,19 @@ def test_a_killed_group_resumes_every_seed_from_its_checkpoint(tmp_path, tiny_sy
     assert GroupTrainer(specs, tiny_synthetic, ckpts, log=messages.append, progress=False).run(pairs) == {}
     assert sum("resumed from checkpoint" in m and "iteration 4" in m for m in messages) == 2
     assert all(torch.load(m, weights_only=False)["iterations"] == 12 for m, _ in pairs)
+    # the same group never killed (its crash marker already there): the resumed weights are these, exactly
+    (tmp_path / "ref").mkdir()
+    done = tmp_path / "ref" / "crashed"
+    done.touch()
+    reference = outputs(tmp_path / "ref", 2)
+    make_dirs(reference)
+    ref_specs = [spec(seed=0), spec(seed=1, crash_at=7, crash_marker=str(done))]
+    ref_ckpts = [tmp_path / "ref" / "c0", tmp_path / "ref" / "c1"]
+    assert GroupTrainer(ref_specs, tiny_synthetic, ref_ckpts, log=lambda m: None, progress=False).run(reference) == {}
+    for (resumed, _), (straight, _) in zip(pairs, reference, strict=True):
+        a = torch.load(resumed, weights_only=False)["state_dict"]
+        b = torch.load(straight, weights_only=False)["state_dict"]
+        assert all(torch.equal(a[k], b[k]) for k in a), resumed
 
 
 def test_seeds_of_a_group_must_share_the_schedule(tmp_path, tiny_synthetic):
@@ -76,17 +89,21 @@ def test_seeds_of_a_group_must_share_the_schedule(tmp_path, tiny_synthetic):
         GroupTrainer([spec(seed=0), spec(seed=1, iterations=8)], tiny_synthetic, [tmp_path / "a", tmp_path / "b"])
 
 
-def test_single_seed_trainer_still_matches_its_own_rerun(tmp_path, tiny_synthetic):
+def test_a_group_of_one_trains_what_the_single_seed_trainer_trains(tmp_path, tiny_synthetic):
     """The loop was split into start / end_iteration / finish for the group: one seed alone is unchanged."""
-    weights = []
-    for name in ("a", "b"):
-        out = tmp_path / name
-        out.mkdir()
-        Trainer(spec(seed=3), tiny_synthetic, out / "ckpt", log=lambda m: None, progress=False).run(
-            out / "model.pt", out / "losses.csv"
-        )
-        weights.append(torch.load(out / "model.pt", weights_only=False)["state_dict"])
-    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    single = tmp_path / "single"
+    single.mkdir()
+    Trainer(spec(seed=3), tiny_synthetic, single / "ckpt", log=lambda m: None, progress=False).run(
+        single / "model.pt", single / "losses.csv"
+    )
+    pairs = outputs(tmp_path, 1)
+    make_dirs(pairs)
+    assert GroupTrainer([spec(seed=3)], tiny_synthetic, [tmp_path / "c0"], log=lambda m: None, progress=False).run(
+        pairs
+    ) == {}
+    a = torch.load(single / "model.pt", weights_only=False)["state_dict"]
+    b = torch.load(pairs[0][0], weights_only=False)["state_dict"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
 
 
 def grouped_config(tmp_path, seeds=(0, 1, 2)):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -135,3 +138,20 @@ def test_loss_log_and_trained_model_round_trip(tmp_path, tiny_synthetic):
     x = torch.rand(1, 3, 20, 20)
     y = method.dehaze(x)
     assert y.shape == x.shape and float(y.min()) >= 0 and float(y.max()) <= 1
+
+
+def test_cuda_rng_states_are_restored_for_the_gpus_the_resumed_job_sees(monkeypatch):
+    """A job saved on a node with 3 GPUs and resubmitted to one that shows it 1 restores that one's state
+    (torch refuses a list longer than the device count); a CPU checkpoint restores none."""
+    from cddgan import train as train_module
+
+    restored: list[list[torch.Tensor]] = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "set_rng_state_all", lambda states: restored.append(list(states)))
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    gpus = [torch.full((8,), i, dtype=torch.uint8) for i in range(3)]
+    train_module._set_rng_state({**state, "cuda": gpus})
+    assert len(restored) == 1 and len(restored[0]) == 1 and torch.equal(restored[0][0], gpus[0])
+    train_module._set_rng_state(state)
+    assert len(restored) == 1
