@@ -434,3 +434,28 @@ def test_the_jobs_table_keeps_only_this_configs_jobs(fresh):
     kept = set(read_benchmarks(results, config)["job"])
     assert len(kept) == ours + 1 and "my_rule/anything/goes" in kept and not kept & set(foreign)
     assert len(read_benchmarks(results)) == ours + len(foreign) + 1
+
+
+def test_a_dataset_without_ground_truth_is_not_described_by_its_psnr_protocol():
+    from cddgan.report.tables import _protocol_notes
+
+    fade_only = pd.DataFrame({"metric": ["fade", "fade"], "protocol": ["rgb-ds-crop0", "rgb-ds-crop0"]})
+    assert _protocol_notes(fade_only) == [
+        "No ground truth: only no-reference metrics are computed (border crop 0 px)."
+    ]
+    full = pd.DataFrame({"metric": ["psnr", "fade"], "protocol": ["y-nods-crop4", "y-nods-crop4"]})
+    (note,) = _protocol_notes(full)
+    assert note.startswith("Metrics: PSNR/SSIM on") and "(protocol y-nods-crop4)" in note
+
+
+def test_the_datasets_table_says_how_a_paired_set_was_made_unpaired():
+    from cddgan.report.tables import manifest_table
+
+    info = {"adapter": "reside-its", "layout": "hazy/+clear/", "counts": {"train/hazy": 5, "train/clear": 3},
+            "unpaired": {"protocol": "scene-disjoint split, pairing discarded", "scenes": 6, "clear_scenes": 3,
+                         "hazy_scenes": 3, "seed": 0}}
+    table = manifest_table({"its": info, "sots": {"adapter": "sots-indoor", "counts": {"test/hazy": 2}}})
+    assert table.notes[1:] == [
+        "its: scene-disjoint split, pairing discarded; 6 scenes, 3 on the clear side and 3 on the hazy side "
+        "(split seed 0)."
+    ]

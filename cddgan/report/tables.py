@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from cddgan.protocols import NO_REFERENCE
 from cddgan.report.aggregate import summarise
 from cddgan.report.meta import MetricMeta, describe_protocol, metric_meta, order_metrics
 
@@ -129,7 +130,16 @@ def _label(config: Mapping, run: str) -> str:
 
 def _protocol_notes(summary: pd.DataFrame) -> list[str]:
     protocols = sorted({p for value in summary["protocol"] for p in str(value).split(",") if p})
+    if set(summary["metric"]) <= set(NO_REFERENCE):  # no ground truth: the PSNR/SSIM part is moot
+        crops = sorted({_crop_of(name) for name in protocols})
+        return [f"No ground truth: only no-reference metrics are computed (border crop {', '.join(crops)} px)."]
     return [f"Metrics: {describe_protocol(name)}." for name in protocols]
+
+
+def _crop_of(protocol: str) -> str:
+    """The border crop of a protocol name such as 'rgb-ds-crop4' ('?' for a name this version cannot read)."""
+    tail = protocol.rsplit("crop", 1)
+    return tail[1] if len(tail) == 2 and tail[1].isdigit() else "?"
 
 
 def _images_note(summary: pd.DataFrame) -> str:
@@ -387,7 +397,7 @@ def efficiency_table(efficiency: pd.DataFrame, config: Mapping, experiment: str)
 def manifest_table(infos: Mapping[str, dict | None]) -> Table:
     """Image counts per dataset, split and domain (from the manifest sidecars), with adapter and layout."""
     keys = ["train/hazy", "train/clear", "test/hazy", "test/clear"]
-    rows, records = [], []
+    rows, records, split_notes = [], [], []
     for dataset, info in infos.items():
         if info is None:
             rows.append(Row(dataset, [Cell(dataset, None, sub="no manifest found")] + [Cell("–")] * 7, "missing"))
@@ -395,6 +405,13 @@ def manifest_table(infos: Mapping[str, dict | None]) -> Table:
             continue
         counts = info.get("counts", {})
         warnings = list(info.get("warnings") or [])
+        unpaired = info.get("unpaired")
+        if unpaired:  # a paired set made unpaired (ITS, OTS): say how, since the pairing is gone
+            split_notes.append(
+                f"{dataset}: {unpaired.get('protocol', 'unpaired split')}; {unpaired.get('scenes')} scenes, "
+                f"{unpaired.get('clear_scenes')} on the clear side and {unpaired.get('hazy_scenes')} on the "
+                f"hazy side (split seed {unpaired.get('seed')})."
+            )
         cells = [Cell(dataset, None), Cell(str(info.get("adapter", "–")), None),
                  Cell(str(info.get("layout") or "–"), None)]
         cells += [Cell(str(counts.get(k, 0)), float(counts.get(k, 0))) for k in keys]
@@ -405,5 +422,5 @@ def manifest_table(infos: Mapping[str, dict | None]) -> Table:
     columns = [Column("Dataset", numeric=False), Column("Adapter", numeric=False), Column("Layout", numeric=False)]
     columns += [Column(k) for k in keys] + [Column("Warnings")]
     return Table("datasets", "Datasets", columns, [Group("", rows)],
-                 ["Counts from each dataset's manifest.json (written when the dataset was prepared)."],
+                 ["Counts from each dataset's manifest.json (written when the dataset was prepared).", *split_notes],
                  pd.DataFrame(records))

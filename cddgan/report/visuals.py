@@ -195,8 +195,10 @@ def visual_set(
         box = {"left": 100 * left / w, "top": 100 * top / h, "width": 100 * side / w, "height": 100 * side / h}
         vset.rows.append(VisualRow(image_id, tiles, box))
     vset.slider = _slider(vset, label.get(slider_run or "", ""))
-    vset.notes.append("PSNR in dB against the ground truth, from the metric files (same protocol as the "
-                      "tables). Under each image: the zoomed region outlined on the hazy input.")
+    if has_gt:
+        vset.notes.append("PSNR in dB against the ground truth, from the metric files (same protocol as the "
+                          "tables).")
+    vset.notes.append("Under each image: the zoomed region outlined on the hazy input.")
     return vset
 
 
