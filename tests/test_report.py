@@ -387,6 +387,7 @@ def test_git_info_names_changed_and_untracked_files(tmp_path):
     (tmp_path / "tracked.py").write_text("a = 1\n")
     git("add", "tracked.py")
     git("commit", "-qm", "one")
+    (tmp_path / "run.log").write_text("a log beside the checkout changes no result\n")
     assert git_info(tmp_path)["dirty"] == "no"
     (tmp_path / "baselines").mkdir()
     (tmp_path / "baselines" / "mine.py").write_text("# a new method\n")  # untracked: the commit lacks it

@@ -46,13 +46,18 @@ def git_info(cwd: Path | None = None) -> dict[str, str]:
     return {"commit": commit, "dirty": "unknown" if status is None else _describe_status(status)}
 
 
+# Untracked files that can change results; logs and notes beside the checkout do not count.
+CODE_SUFFIXES = (".py", ".smk", ".yaml", ".yml", ".toml", ".json", ".sh", ".cfg")
+
+
 def _describe_status(porcelain: str) -> str:
     """'no', or what differs from the commit: a new method file is untracked, and leaving it out would
     make the report claim that the commit alone produced these numbers."""
     lines = [line for line in porcelain.splitlines() if line.strip()]
+    untracked = [line[3:] for line in lines if line.startswith("??") and line.endswith(CODE_SUFFIXES)]
+    lines = [line for line in lines if not line.startswith("??") or line.endswith(CODE_SUFFIXES)]
     if not lines:
         return "no"
-    untracked = [line[3:] for line in lines if line.startswith("??")]
     changed = [line[3:] for line in lines if not line.startswith("??")]
     parts = []
     if changed:
