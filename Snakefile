@@ -14,8 +14,12 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/common.smk"
 
 
-# A user's own baseline rules: drop a .smk file here (see docs/adding-a-baseline.md).
-for _extra in sorted(Path(workflow.basedir, "workflow", "rules", "extra").glob("*.smk")):
+# A user's own baseline rules: drop a .smk file here (see docs/adding-a-baseline.md). They come before the
+# harness's rules (which read the runs they register), so a clashing rule name is checked here: Snakemake
+# would blame the harness's file.
+_EXTRAS = sorted(Path(workflow.basedir, "workflow", "rules", "extra").glob("*.smk"))
+check_extra_rule_names(_EXTRAS, [*sorted(Path(workflow.basedir, "workflow", "rules").glob("*.smk")), Path(workflow.main_snakefile)])
+for _extra in _EXTRAS:
 
     include: str(_extra)
 

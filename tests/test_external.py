@@ -9,6 +9,7 @@ import sys
 
 import pandas as pd
 import pytest
+import smoke
 from smoke import REPO, TESTS_DIR, run_snakemake, write_config
 
 pytestmark = pytest.mark.slow
@@ -60,8 +61,6 @@ def test_command_and_rule_baselines_are_scored_and_reported(tmp_path):
         tmp_path / "ext.yaml",
         {"runs": {"identity": {"method": "identity", "label": "Hazy input"}, "gamma-cmd": command_run()}},
     )
-    import smoke
-
     result = smoke.subprocess.run(
         [str(smoke.Path(sys.executable).parent / "snakemake"), "-s", str(checkout / "Snakefile"),
          "--directory", str(work), "--configfile", str(config), "--cores", "2", "all"],
@@ -146,3 +145,18 @@ def test_a_trainable_command_trains_per_seed_and_dehazes_from_its_model_dir(tmp_
     row = comparison[(comparison["run"] == "gamma-fit") & (comparison["metric"] == "psnr")].iloc[0]
     identity = comparison[(comparison["run"] == "identity") & (comparison["metric"] == "psnr")].iloc[0]
     assert row["n_seeds"] == 2 and row["mean"] != identity["mean"]
+
+
+@pytest.mark.parametrize(("rule", "harness_file"), [("dehaze", "workflow/rules/dehaze.smk"), ("all", "Snakefile")])
+def test_a_user_rule_named_like_a_harness_rule_names_the_users_file(tmp_path, rule, harness_file):
+    """Snakemake would blame the harness's file, which is included after the user's."""
+    checkout = workflow_copy(tmp_path)
+    mine = checkout / "workflow" / "rules" / "extra" / "mine.smk"
+    mine.write_text(f'rule {rule}:\n    output:\n        "x.txt",\n    shell:\n        "touch {{output}}"\n')
+    result = smoke.subprocess.run(
+        [str(smoke.Path(sys.executable).parent / "snakemake"), "-s", str(checkout / "Snakefile"),
+         "--directory", str(tmp_path), "--configfile", str(smoke.SMOKE), "-n", "all"],
+        capture_output=True, text=True, env=smoke.snakemake_env(), check=False, timeout=300,
+    )
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert f"{mine}: rule '{rule}' clashes with the harness's rule of that name ({harness_file})" in result.stderr

@@ -55,6 +55,20 @@ if C.get("published") and not Path(C["published"]).is_absolute() and not Path(C[
     C["published"] = str(Path(workflow.basedir) / C["published"])
 
 
+def check_extra_rule_names(extras, harness_files):
+    """Stop with the user's file named when one of its rules takes a name the harness uses."""
+    pattern = re.compile(r"^(?:rule|checkpoint)\s+(\w+)\s*:", re.MULTILINE)
+    ours = {name: path for path in harness_files for name in pattern.findall(Path(path).read_text())}
+    for extra in extras:
+        for name in pattern.findall(Path(extra).read_text()):
+            if name in ours:
+                sys.stderr.write(
+                    f"\nConfig error (nothing was run):\n{extra}: rule {name!r} clashes with the harness's rule of "
+                    f"that name ({Path(ours[name]).relative_to(REPO)}); give yours another name\n\n"
+                )
+                raise SystemExit(1)
+
+
 def _alternatives(names):
     return "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
 
