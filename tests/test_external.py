@@ -160,3 +160,21 @@ def test_a_user_rule_named_like_a_harness_rule_names_the_users_file(tmp_path, ru
     )
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert f"{mine}: rule '{rule}' clashes with the harness's rule of that name ({harness_file})" in result.stderr
+
+
+def test_a_rule_baseline_with_missing_outputs_names_its_rules_log(tmp_path):
+    checkout = workflow_copy(tmp_path)
+    rule_file = checkout / "workflow" / "rules" / "extra" / "gamma_rule.smk"
+    rule_file.write_text(rule_file.read_text().replace("--gamma 1.3", "--gamma 1.3 --drop 1"))
+    work = tmp_path / "work"
+    work.mkdir()
+    config = write_config(tmp_path / "rule.yaml", {"runs": {"identity": {"method": "identity"}}})
+    result = smoke.subprocess.run(
+        [str(smoke.Path(sys.executable).parent / "snakemake"), "-s", str(checkout / "Snakefile"),
+         "--directory", str(work), "--configfile", str(config), "--cores", "2", "all"],
+        capture_output=True, text=True, env=smoke.snakemake_env(), check=False, timeout=900,
+    )
+    text = (work / "results" / "logs" / "collect_outputs" / "synthetic" / "gamma-rule" / "seed0" / "synthetic.log")
+    assert result.returncode != 0
+    assert "1 missing: test_00000" in text.read_text()
+    assert "command log: results/logs/gamma_rule/synthetic/seed0/synthetic.log" in text.read_text()

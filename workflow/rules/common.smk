@@ -299,6 +299,16 @@ def external_log(w):
     """The log of the program (or rule) that wrote a run's raw outputs, named in collect's errors."""
     if w.run in COMMAND_RUNS:
         return f"{RESULTS}/logs/command_dehaze/{w.experiment}/{w.run}/seed{w.seed}/{w.dataset}.log"
+    pattern = raw_outputs(w.run)
+    for candidate in workflow.rules:  # the user's rule is the one whose output is the run's raw folder
+        outputs = [re.sub(r"\{(\w+),[^{}]*\}", r"{\1}", str(out)) for out in candidate.output]  # no constraints
+        if pattern in outputs:
+            if candidate.log:
+                try:
+                    return str(candidate.log[0]).format(**dict(w.items()))
+                except (KeyError, IndexError, ValueError):
+                    break
+            return f"rule {candidate.name} declares no log: add a `log:` to it"
     return f"the log of your rule for run {w.run} (workflow/rules/extra/)"
 
 
