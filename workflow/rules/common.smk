@@ -308,7 +308,7 @@ def external_log(w):
                     return str(candidate.log[0]).format(**dict(w.items()))
                 except (KeyError, IndexError, ValueError):
                     break
-            return f"rule {candidate.name} declares no log: add a `log:` to it"
+            return f"none: your {candidate.name!r} declares no log; add a `log` directive to it"
     return f"the log of your rule for run {w.run} (workflow/rules/extra/)"
 
 
