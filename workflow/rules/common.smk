@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import yaml
+from snakemake.io import strip_wildcard_constraints
 
 from cddgan import config as cddgan_config
 from cddgan.errors import ConfigError
@@ -301,8 +302,7 @@ def external_log(w):
         return f"{RESULTS}/logs/command_dehaze/{w.experiment}/{w.run}/seed{w.seed}/{w.dataset}.log"
     pattern = raw_outputs(w.run)
     for candidate in workflow.rules:  # the user's rule is the one whose output is the run's raw folder
-        outputs = [re.sub(r"\{(\w+),[^{}]*\}", r"{\1}", str(out)) for out in candidate.output]  # no constraints
-        if pattern in outputs:
+        if pattern in [strip_wildcard_constraints(str(out)) for out in candidate.output]:
             if candidate.log:
                 try:
                     return str(candidate.log[0]).format(**dict(w.items()))
