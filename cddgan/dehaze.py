@@ -6,7 +6,6 @@ written, so a crash never leaves a half-filled folder that Snakemake would count
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -18,7 +17,7 @@ from tqdm import tqdm
 
 from cddgan.data.manifest import read_manifest, test_pairs
 from cddgan.errors import DatasetError
-from cddgan.io import read_image, staging_dir, write_image, write_text
+from cddgan.io import atomic_dir, read_image, write_image, write_text
 from cddgan.methods import Method
 
 # Generators downsample twice; inputs are reflect-padded to a multiple of this and cropped back.
@@ -65,15 +64,8 @@ def dehaze_split(
             f"{manifest_path}: no hazy test images; this dataset has no test split. Take it out of the "
             "`test:` list of the experiments that name it (experiments.<name>.test), or test on another dataset"
         )
-    staging = staging_dir(out_dir)
-    try:
+    with atomic_dir(out_dir) as staging:
         rows = pairs[["image_id", "path"]].itertuples(index=False)
         for image_id, path in tqdm(rows, total=len(pairs), desc="dehaze", file=sys.stderr, disable=not progress):
             write_image(staging / f"{image_id}.png", dehaze_image(method, read_image(path), device))
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(staging, out_dir)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
     return len(pairs)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import shutil
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,30 +24,19 @@ from tqdm import tqdm
 
 from cddgan.data.manifest import read_manifest, test_pairs
 from cddgan.errors import HarnessError
-from cddgan.io import is_image, read_image, staging_dir, write_image
+from cddgan.io import atomic_dir, is_image, read_image, write_image
 
 SHOWN = 20
-
-
-def _publish(staging: Path, out_dir: Path) -> None:
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    os.replace(staging, out_dir)
 
 
 def stage_test_inputs(manifest: str | Path, out_dir: str | Path, progress: bool = True) -> int:
     """Write every hazy test image as `<image_id>.png` into `out_dir` (atomically, as a whole folder)."""
     out_dir = Path(out_dir)
     pairs = test_pairs(read_manifest(manifest))
-    staging = staging_dir(out_dir)
-    try:
+    with atomic_dir(out_dir) as staging:
         rows = pairs[["image_id", "path"]].itertuples(index=False)
         for image_id, path in tqdm(rows, total=len(pairs), desc="stage", file=sys.stderr, disable=not progress):
             write_image(staging / f"{image_id}.png", read_image(path))
-        _publish(staging, out_dir)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
     return len(pairs)
 
 
@@ -57,19 +45,14 @@ def stage_train_inputs(manifest: str | Path, out_dir: str | Path) -> dict[str, i
     out_dir = Path(out_dir)
     frame = read_manifest(manifest)
     train = frame[frame["split"] == "train"]
-    staging = staging_dir(out_dir)
     counts = {}
-    try:
+    with atomic_dir(out_dir) as staging:
         for domain in ("hazy", "clear"):
             rows = train[train["domain"] == domain]
             (staging / domain).mkdir()
             for image_id, path in rows[["image_id", "path"]].itertuples(index=False):
                 os.symlink(path, staging / domain / f"{image_id}{Path(path).suffix.lower()}")
             counts[domain] = len(rows)
-        _publish(staging, out_dir)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
     return counts
 
 
@@ -117,12 +100,7 @@ def collect_outputs(raw_dir: str | Path, inputs_dir: str | Path, out_dir: str | 
             "to inspect and counts as done: after fixing the program, delete it (or rerun its rule with "
             "`snakemake --forcerun command_dehaze`, your rule's name for a rule baseline) so that it runs again"
         )
-    staging = staging_dir(out_dir)
-    try:
+    with atomic_dir(out_dir) as staging:
         for stem in expected:
             write_image(staging / f"{stem}.png", read_image(produced[stem][0]))
-        _publish(staging, out_dir)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
     return len(expected)

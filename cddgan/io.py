@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 import warnings
 from collections.abc import Iterator
@@ -30,14 +31,24 @@ def _umask() -> int:
     return mask
 
 
-def staging_dir(out_dir: Path) -> Path:
-    """A temporary folder beside `out_dir` to fill and then rename onto it, with the permissions a plain
-    `mkdir` would give: `mkdtemp` makes it private (0700), which a report or an external program run
-    under another account could not read."""
+@contextlib.contextmanager
+def atomic_dir(out_dir: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary folder beside `out_dir`; if the block succeeds it replaces `out_dir` as a whole,
+    else it is removed and an earlier `out_dir` stays as it was (`atomic_path` for folders). The folder
+    gets the permissions a plain `mkdir` would give: `mkdtemp` makes it private (0700), which a report
+    or an external program run under another account could not read."""
+    out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    path = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    path.chmod(0o777 & ~_umask())
-    return path
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    staging.chmod(0o777 & ~_umask())
+    try:
+        yield staging
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(staging, out_dir)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
 
 
 def is_image(path: Path) -> bool:
