@@ -26,6 +26,8 @@ from torch import nn
 from cddgan.errors import ConfigError
 
 _REGISTRY: dict[str, type[Method]] = {}
+# The shipped method files: a sibling of this package, in a checkout and in an installed wheel alike.
+BASELINES_DIR = Path(__file__).resolve().parents[1] / "baselines"
 
 
 def register(name: str) -> Callable[[type[Method]], type[Method]]:
@@ -45,11 +47,15 @@ def register(name: str) -> Callable[[type[Method]], type[Method]]:
     return decorate
 
 
-def _source(cls: type) -> str:
+def _source_file(cls: type) -> str | None:
     try:
-        return inspect.getsourcefile(cls) or cls.__module__
+        return inspect.getsourcefile(cls)
     except (TypeError, OSError):  # built in, or defined where no source file exists
-        return cls.__module__
+        return None
+
+
+def _source(cls: type) -> str:
+    return _source_file(cls) or cls.__module__
 
 
 def _import_baseline(module: str) -> None:
@@ -71,13 +77,12 @@ def _import_baseline(module: str) -> None:
 def _check_not_shadowed(package: Any) -> None:
     """`baselines` is a common folder name: one in the working directory or on PYTHONPATH would be
     imported instead of ours, and every shipped method would silently vanish."""
-    ours = (Path(__file__).resolve().parents[1] / "baselines").resolve()
     found = [Path(p).resolve() for p in package.__path__]
-    if ours not in found:
+    if BASELINES_DIR not in found:
         raise ConfigError(
             f"the package `baselines` was imported from {', '.join(map(str, found))}, not from cddgan-bench's "
-            f"{ours}: a folder named baselines/ in the working directory or on PYTHONPATH shadows it. Run from "
-            "another directory, or take that folder off PYTHONPATH"
+            f"{BASELINES_DIR}: a folder named baselines/ in the working directory or on PYTHONPATH shadows it. "
+            "Run from another directory, or take that folder off PYTHONPATH"
         )
 
 
@@ -114,14 +119,12 @@ def method_class(name: str) -> type[Method]:
 
 
 def _where_methods_come_from() -> str:
-    """Where this process found `baselines/`, and a hint when the working directory holds another copy
-    (a second checkout while `cddgan` is installed from the first one)."""
-    import baselines
-
-    loaded = Path(baselines.__path__[0]).resolve()
-    text = f"Method files are imported from {loaded}/ (and from the modules under `plugins:`)"
+    """Where method files come from (`load_plugins` has refused any other `baselines`), and a hint when
+    the working directory holds another copy (a second checkout while `cddgan` is installed from the
+    first one)."""
+    text = f"Method files are imported from {BASELINES_DIR}/ (and from the modules under `plugins:`)"
     here = Path.cwd() / "baselines"
-    if here.is_dir() and here.resolve() != loaded:
+    if here.is_dir() and here.resolve() != BASELINES_DIR:
         text += (
             "; ./baselines/ here is another copy: run `pip install -e .` in this directory, or use "
             "`python -m cddgan` from it"
@@ -137,10 +140,7 @@ def source_files(name: str) -> list[str]:
         module = cls.__module__ or ""
         if module in ("builtins", __name__) or module.split(".")[0] in ("torch", "typing", "abc"):
             continue
-        try:
-            path = inspect.getsourcefile(cls)
-        except (TypeError, OSError):
-            continue
+        path = _source_file(cls)
         if path:
             files.add(path)
     return sorted(files)
