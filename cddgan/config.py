@@ -112,13 +112,14 @@ class _UniqueKeyLoader(yaml.SafeLoader):
             if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base`, whose keys the mapping may override
                 continue
             key = self.construct_object(key_node, deep=True)
-            if isinstance(key, (str, int, float, bool)) and key in seen:
+            if not isinstance(key, (str, int, float, bool)):
+                continue
+            if key in seen:
                 raise _DuplicateKey(
                     f"key {key!r} appears twice in one mapping (lines {seen[key] + 1} and "
                     f"{key_node.start_mark.line + 1}); YAML would keep only the second: rename or merge them"
                 )
-            if isinstance(key, (str, int, float, bool)):
-                seen[key] = key_node.start_mark.line
+            seen[key] = key_node.start_mark.line
         return super().construct_mapping(node, deep)
 
 
