@@ -59,11 +59,11 @@ def _describe_status(porcelain: str) -> str:
     if not lines:
         return "no"
     changed = [line[3:] for line in lines if not line.startswith("??")]
-    parts = []
-    if changed:
-        parts.append(f"{len(changed)} changed: {', '.join(changed[:5])}{' ...' if len(changed) > 5 else ''}")
-    if untracked:
-        parts.append(f"{len(untracked)} untracked: {', '.join(untracked[:5])}{' ...' if len(untracked) > 5 else ''}")
+    parts = [
+        f"{len(paths)} {kind}: {', '.join(paths[:5])}{' ...' if len(paths) > 5 else ''}"
+        for kind, paths in (("changed", changed), ("untracked", untracked))
+        if paths
+    ]
     return "yes (" + "; ".join(parts) + ")"
 
 
