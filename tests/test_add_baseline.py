@@ -3,13 +3,12 @@ through the whole DAG and appears in the tables and the report, with no other ch
 
 from __future__ import annotations
 
-import re
 import shutil
 
 import pandas as pd
 import pytest
 import yaml
-from smoke import TESTS_DIR, run_snakemake, snakemake_env, toy_config
+from smoke import TESTS_DIR, job_stats, run_snakemake, snakemake_env, toy_config
 
 pytestmark = pytest.mark.slow
 
@@ -22,11 +21,6 @@ def test_toy_method_runs_through_the_dag(tmp_path):
     assert (tmp_path / "results" / "runs" / "synthetic" / "toy" / "seed0" / "losses.csv").is_file()
     html = (tmp_path / "reports" / "index.html").read_text()
     assert "Toy GAN" in html
-
-
-def job_counts(plan: str) -> dict[str, int]:
-    block = plan.split("Job stats:")[1].split("Reasons:")[0] if "Job stats:" in plan else ""
-    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", block, flags=re.M) if m[1] != "total"}
 
 
 def test_editing_the_method_file_reruns_its_jobs_and_nothing_else(tmp_path):
@@ -42,7 +36,7 @@ def test_editing_the_method_file_reruns_its_jobs_and_nothing_else(tmp_path):
     assert "Nothing to be done" in run_snakemake(work, "-n", "all", configfile=config, env=env).stdout
     with (plugin / "toy_method.py").open("a") as source:
         source.write("\n# a fix to the method\n")
-    counts = job_counts(run_snakemake(work, "-n", "all", configfile=config, env=env).stdout)
+    counts = job_stats(run_snakemake(work, "-n", "all", configfile=config, env=env).stdout)
     tests = len(yaml.safe_load(config.read_text())["experiments"]["synthetic"]["test"])
     assert counts["train"] == 1 and counts["dehaze"] == counts["evaluate"] == tests  # the toy run's, not identity's
     assert counts["efficiency"] == 1
@@ -52,4 +46,4 @@ def test_editing_the_method_file_reruns_its_jobs_and_nothing_else(tmp_path):
     assert "Nothing to be done" in run_snakemake(work, "-n", "all", configfile=config, env=env).stdout
     wider = toy_config(tmp_path / "wider.yaml")
     wider.write_text(wider.read_text().replace("width: 4", "width: 6"))
-    assert job_counts(run_snakemake(work, "-n", "all", configfile=wider, env=env).stdout)["train"] == 1
+    assert job_stats(run_snakemake(work, "-n", "all", configfile=wider, env=env).stdout)["train"] == 1

@@ -3,12 +3,10 @@ adapter of that config reads its fake tree into a manifest."""
 
 from __future__ import annotations
 
-import re
-
 import fake_trees as ft
 import pandas as pd
 import pytest
-from smoke import REPO, run_snakemake
+from smoke import REPO, job_stats, run_snakemake
 
 from cddgan import config as cfg
 
@@ -44,11 +42,6 @@ def expected_jobs(config) -> dict[str, int]:
         "report": 1,
         "all": 1,
     }
-
-
-def job_stats(text: str) -> dict[str, int]:
-    block = text.split("Job stats:")[1].split("Reasons:")[0]
-    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", block, flags=re.M) if m[1] != "total"}
 
 
 def test_paper_config_plans_the_full_dag(tmp_path):
