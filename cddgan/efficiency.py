@@ -4,9 +4,10 @@ Parameters are those of the modules the dehazing forward actually calls (found w
 CycleGAN counts one generator, not both generators and discriminators, matching how papers report it.
 MACs come from `torch.utils.flop_counter.FlopCounterMode` (FLOPs / 2) on one image of `image_size`:
 convolutions and matrix products only, a transposed convolution counted on its input pixels (its true
-cost). thop counts it on its output pixels, stride^2 times more: for CycleGAN's generator at 256 px that
-is 56.80 G against the 49.55 G here (tests/test_efficiency.py has the hand count), which is why published
-tables list CycleGAN at 56.89 G and the same generator as CycleDehaze at 49.16 G.
+cost). thop counts it on its output pixels, stride^2 times more: CycleGAN's generator at 256 px has two
+transposed convolutions of 1.21 G each here (64^2 x 256 x 128 x 9 and 128^2 x 128 x 64 x 9), 4.83 G each
+that way, so 49.55 G (tests/test_efficiency.py has the hand count) becomes 49.55 + 2 x 3.62 = 56.80 G,
+which is why published tables list CycleGAN at 56.89 G and the same generator as CycleDehaze at 49.16 G.
 """
 
 from __future__ import annotations
