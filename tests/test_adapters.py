@@ -291,6 +291,76 @@ def test_ntire_misnamed_file_is_named(tmp_path):
         build(tmp_path, "dense-haze", root)
 
 
+# ---------------------------------------------------------------- test_max_side: large test images
+
+
+def large_o_haze(root: Path, sizes: list[tuple[int, int]]) -> Path:
+    """O-HAZE with one pair per entry of `sizes` (width, height), lossless so the pixels are known exactly."""
+    folder = root / ft.O_HAZE_FOLDER
+    for i, size in enumerate(sizes, start=1):
+        ft.save(folder / "hazy" / f"{i:02d}_outdoor_hazy.png", size=size)
+        ft.save(folder / "GT" / f"{i:02d}_outdoor_GT.png", size=size)
+    return root
+
+
+def test_test_max_side_shrinks_both_sides_of_a_pair_like_pil_bicubic(tmp_path):
+    from PIL import Image
+
+    root = large_o_haze(tmp_path / "O-HAZE", [(60, 40), (41, 29), (20, 12)])
+    frame, meta = build(tmp_path, "o-haze", root, test_max_side=20)
+    pairs = pairs_of(frame)
+    expected = {"01": (20, 13), "02": (20, 14), "03": (20, 12)}  # 40 * 20/60 = 13.3; 29 * 20/41 = 14.1
+    for _, pair in pairs.iterrows():
+        width, height = expected[pair["pair_id"]]
+        for key in ("path", "clear_path"):
+            assert read_image(pair[key]).shape == (height, width, 3)
+        if pair["pair_id"] == "03":  # already fits: the original is used, not a copy
+            assert Path(pair["path"]).parent == root / ft.O_HAZE_FOLDER / "hazy"
+            continue
+        assert Path(pair["path"]).parent == tmp_path / "out" / "ds" / "test_resized" / "hazy"
+        assert Path(pair["clear_path"]).parent == tmp_path / "out" / "ds" / "test_resized" / "clear"
+        # PIL's antialiased bicubic reduction is the reference the filter is meant to follow
+        original = Image.open(root / ft.O_HAZE_FOLDER / "GT" / f"{pair['pair_id']}_outdoor_GT.png")
+        reference = np.asarray(original.resize((width, height), Image.Resampling.BICUBIC), dtype=np.int16)
+        ours = np.rint(read_image(pair["clear_path"]) * 255).astype(np.int16)
+        assert np.abs(ours - reference).max() <= 2
+    assert meta["test_resized"]["count"] == 4 and meta["test_resized"]["max_side"] == 20
+    assert meta["test_resized"]["sizes"] == {"60x40->20x13": 2, "41x29->20x14": 2}
+    # the originals are untouched
+    assert read_image(root / ft.O_HAZE_FOLDER / "hazy" / "01_outdoor_hazy.png").shape == (40, 60, 3)
+
+
+def test_test_max_side_leaves_training_images_and_null_alone(tmp_path):
+    root = ft.make_paired_folders(tmp_path / "set", n=2)
+    frame, meta = build(tmp_path, "paired-folders", root, test_max_side=None)
+    assert "test_resized" not in meta
+    big = tmp_path / "big"
+    for name in ("a", "b"):
+        ft.save(big / "hazy" / f"{name}.png", size=(64, 48))
+        ft.save(big / "clear" / f"{name}.png", size=(64, 48))
+    frame, meta = build(tmp_path, "unpaired-folders", big, name="train", test_max_side=16)
+    assert (frame["split"] == "train").all() and meta["test_resized"]["count"] == 0
+    assert all(Path(p).parent.parent == big for p in frame["path"])
+
+
+def test_test_max_side_that_leaves_pairs_unscorable_is_named(tmp_path):
+    root = large_o_haze(tmp_path / "O-HAZE", [(41, 17)])  # 17 * 20/41 = 8 px high: below SSIM's window
+    with pytest.raises(DatasetError, match=r"too small to score.*20x8.*raise datasets\.ds\.test_max_side"):
+        build(tmp_path, "o-haze", root, test_max_side=20)
+
+
+@pytest.mark.parametrize("value", [8, 0, "1024", True, 15.5])
+def test_bad_test_max_side_names_the_key(tmp_path, value):
+    root = large_o_haze(tmp_path / "O-HAZE", [(20, 12)])
+    with pytest.raises(ConfigError, match=r"datasets\.ds\.test_max_side: expected an integer >= 16"):
+        build(tmp_path, "o-haze", root, test_max_side=value)
+
+
+def test_synthetic_datasets_refuse_test_max_side(tmp_path):
+    with pytest.raises(ConfigError, match=r"datasets\.syn\.test_max_side: unknown parameter.*size"):
+        build_manifest("syn", {"adapter": "synthetic", "test_max_side": 64}, tmp_path / "out")
+
+
 # ---------------------------------------------------------------- folders
 
 

@@ -460,3 +460,27 @@ def test_the_datasets_table_says_how_a_paired_set_was_made_unpaired():
         "its: scene-disjoint split, pairing discarded; 6 scenes, 3 on the clear side and 3 on the hazy side "
         "(split seed 0)."
     ]
+
+
+def test_shrunk_test_images_are_said_under_the_datasets_and_score_tables(fresh, tmp_path):
+    from cddgan.report.tables import manifest_table
+
+    info = {"adapter": "o-haze", "counts": {"test/hazy": 2, "test/clear": 2},
+            "test_resized": {"max_side": 1024, "count": 4, "folder": "test_resized", "filter": "bicubic",
+                             "sizes": {"4000x3000->1024x768": 4}}}
+    untouched = {"adapter": "o-haze", "counts": {"test/hazy": 2}, "test_resized": {"max_side": 4096, "count": 0}}
+    table = manifest_table({"o-haze": info, "small": untouched})
+    assert table.notes[1:] == [
+        "o-haze: 4 test images (hazy and ground truth alike) shrunk so the longer side is at most 1024 px "
+        "(bicubic), into results/data/o-haze/test_resized/; the originals are untouched."
+    ]
+    config, results = fresh
+    scores = _scores(results, tmp_path)
+    plain = main_table(scores, read_failures(results), config, EXPERIMENT, "synthetic")
+    assert not any("shrunk" in note for note in plain.notes)
+    config["datasets"]["synthetic"]["test_max_side"] = 512
+    shrunk = main_table(scores, read_failures(results), config, EXPERIMENT, "synthetic")
+    assert [n for n in shrunk.notes if "shrunk" in n] == [
+        "Test images longer than 512 px on a side were shrunk to fit (bicubic, antialiased; "
+        "datasets.synthetic.test_max_side) before dehazing and scoring: not comparable with full-size scores."
+    ]

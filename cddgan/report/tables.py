@@ -151,6 +151,17 @@ def _images_note(summary: pd.DataFrame) -> str:
     return f"Test images per run: {', '.join(str(c) for c in counts)} (some runs did not cover the whole set)."
 
 
+def _resize_note(config: Mapping, dataset: str) -> str:
+    """Scores of shrunk test images are not the full-size scores most papers print: say so under the table."""
+    max_side = (config.get("datasets", {}).get(dataset) or {}).get("test_max_side")
+    if not max_side:
+        return ""
+    return (
+        f"Test images longer than {max_side} px on a side were shrunk to fit (bicubic, antialiased; "
+        f"datasets.{dataset}.test_max_side) before dehazing and scoring: not comparable with full-size scores."
+    )
+
+
 def main_table(
     scores: pd.DataFrame,
     failures: pd.DataFrame,
@@ -223,6 +234,7 @@ def main_table(
     notes = []
     if not summary.empty:
         notes.append(_images_note(summary))
+        notes.append(_resize_note(config, dataset))
         notes.extend(_protocol_notes(summary))
     notes.append(
         "Mean ± sample std over seeds (mean alone for one seed). Bold: best, underlined: second best among "
@@ -338,6 +350,7 @@ def ablation_table(
     ]
     if not summary.empty:
         notes.append(_images_note(summary))
+        notes.append(_resize_note(config, dataset))
         notes.extend(_protocol_notes(summary))
     title = f"{spec.get('title', name)} — {config.get('experiments', {}).get(experiment, {}).get('label', experiment)}"
     title += f", test set {dataset}"
@@ -405,6 +418,13 @@ def manifest_table(infos: Mapping[str, dict | None]) -> Table:
             continue
         counts = info.get("counts", {})
         warnings = list(info.get("warnings") or [])
+        resized = info.get("test_resized") or {}
+        if resized.get("count"):
+            split_notes.append(
+                f"{dataset}: {resized['count']} test images (hazy and ground truth alike) shrunk so the longer "
+                f"side is at most {resized.get('max_side')} px ({resized.get('filter')}), into "
+                f"results/data/{dataset}/{resized.get('folder')}/; the originals are untouched."
+            )
         unpaired = info.get("unpaired")
         if unpaired:  # a paired set made unpaired (ITS, OTS): say how, since the pairing is gone
             split_notes.append(

@@ -14,7 +14,7 @@ from typing import Any
 from cddgan.errors import ConfigError
 
 # Keys every adapter accepts; `protocol` is read by the evaluate stage, not here.
-COMMON_KEYS = frozenset({"adapter", "root", "protocol", "limit", "verify"})
+COMMON_KEYS = frozenset({"adapter", "root", "protocol", "limit", "verify", "test_max_side"})
 VERIFY_MODES = ("full", "header")
 # Above this many images the default verification only opens headers (decoding 300k OTS files takes hours).
 FULL_VERIFY_MAX = 2000

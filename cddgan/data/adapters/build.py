@@ -12,12 +12,15 @@ import pandas as pd
 from cddgan.data.adapters.base import FULL_VERIFY_MAX, VERIFY_MODES, Adapter, Context
 from cddgan.data.adapters.crop import crop_ground_truth
 from cddgan.data.adapters.registry import ADAPTERS
+from cddgan.data.adapters.resize import resize_test_images
 from cddgan.data.adapters.scan import natural_key
 from cddgan.data.adapters.validate import check_pair_sizes, check_scorable, inspect_images
 from cddgan.data.manifest import ManifestInfo, counts, write_manifest
 from cddgan.errors import ConfigError, DatasetError
 from cddgan.protocols import Protocol
 
+# `test_max_side` below this would leave too little for SSIM's 11-px window after a protocol crop.
+MIN_TEST_SIDE = 16
 _ORDER = {"train": 0, "test": 1, "clear": 0, "hazy": 1}
 
 
@@ -40,6 +43,7 @@ def build_manifest(name: str, spec: Mapping[str, Any], out_dir: Path) -> Path:
         )
     ctx = Context(name, spec, dataset_root(name, spec, adapter), out_dir)
     limit = ctx.optional_int("limit")
+    max_side = ctx.optional_int("test_max_side", minimum=MIN_TEST_SIDE)
     verify = spec.get("verify")
     if verify is not None and verify not in VERIFY_MODES:
         raise ConfigError(
@@ -58,8 +62,12 @@ def build_manifest(name: str, spec: Mapping[str, Any], out_dir: Path) -> Path:
     if found.crop_gt:
         extra.update(crop_ground_truth(rows, sizes, out_dir))
     check_pair_sizes(pairs(rows), sizes)
+    extra.update(resize_test_images(rows, sizes, out_dir, max_side))
     protocol = Protocol.from_config(spec.get("protocol"), ctx.key("protocol"))
-    check_scorable(pairs([r for r in rows if r["split"] == "test"]), sizes, protocol.crop, ctx.key("protocol"))
+    check_scorable(
+        pairs([r for r in rows if r["split"] == "test"]), sizes, protocol.crop, ctx.key("protocol"),
+        ctx.key("test_max_side") if max_side else None,
+    )
     for message in found.warnings:
         warnings.warn(message, stacklevel=2)
     extra.update(verify=mode, limit=limit, available=available)
