@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from cddgan.data.manifest import read_manifest, test_pairs
-from cddgan.errors import DatasetError
+from cddgan.errors import DatasetError, OutOfMemory
 from cddgan.io import atomic_dir, read_image, write_image, write_text
 from cddgan.methods import Method
 
@@ -53,6 +53,29 @@ def dehaze_image(method: Method, image: np.ndarray, device: torch.device) -> np.
     return y[0].permute(1, 2, 0).float().cpu().numpy()
 
 
+# How torch says the CPU allocator failed (CUDA raises torch.OutOfMemoryError instead).
+_CPU_OOM_MARKERS = ("DefaultCPUAllocator", "not enough memory", "can't allocate memory")
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """True for torch's CUDA out-of-memory error and for its CPU allocator's failure."""
+    if isinstance(exc, torch.OutOfMemoryError | MemoryError):
+        return True
+    return isinstance(exc, RuntimeError) and any(marker in str(exc) for marker in _CPU_OOM_MARKERS)
+
+
+def out_of_memory_error(path: str, image: np.ndarray, dataset: str, device: torch.device) -> OutOfMemory:
+    """What to do when one test image does not fit: shrink the test set or give the job more memory."""
+    height, width = image.shape[:2]
+    where = "GPU" if device.type == "cuda" else "host"
+    return OutOfMemory(
+        f"{path}: dehazing this {width}x{height} image ({width * height / 1e6:.1f} MP) ran out of {where} "
+        f"memory on {device}. Set datasets.{dataset}.test_max_side (for example 1024) to dehaze and score "
+        f"the test set at a smaller size, or give the job more memory (a GPU with more memory, or "
+        f"`--set-resources dehaze:mem_mb=...` for host memory). docs/benchmarks.md lists the memory per megapixel."
+    )
+
+
 def dehaze_split(
     method: Method, manifest_path: str | Path, out_dir: str | Path, device: torch.device, progress: bool = True
 ) -> int:
@@ -65,7 +88,16 @@ def dehaze_split(
             "`test:` list of the experiments that name it (experiments.<name>.test), or test on another dataset"
         )
     with atomic_dir(out_dir) as staging:
-        rows = pairs[["image_id", "path"]].itertuples(index=False)
-        for image_id, path in tqdm(rows, total=len(pairs), desc="dehaze", file=sys.stderr, disable=not progress):
-            write_image(staging / f"{image_id}.png", dehaze_image(method, read_image(path), device))
+        rows = pairs[["dataset", "image_id", "path"]].itertuples(index=False)
+        for dataset, image_id, path in tqdm(
+            rows, total=len(pairs), desc="dehaze", file=sys.stderr, disable=not progress
+        ):
+            image = read_image(path)
+            try:
+                dehazed = dehaze_image(method, image, device)
+            except (RuntimeError, MemoryError) as exc:
+                if not is_out_of_memory(exc):
+                    raise
+                raise out_of_memory_error(path, image, dataset, device) from exc
+            write_image(staging / f"{image_id}.png", dehazed)
     return len(pairs)

@@ -19,3 +19,7 @@ class DatasetError(HarnessError):
 
 class DivergenceError(HarnessError):
     """A loss became NaN or inf; training stopped and the last good checkpoint was kept."""
+
+
+class OutOfMemory(HarnessError):
+    """A job ran out of memory; the message names the input and the settings that lower the need."""

@@ -21,7 +21,7 @@ from cddgan import dehaze as dehaze_module
 from cddgan.data.manifest import read_manifest
 from cddgan.data.manifest import test_pairs as pairs_of
 from cddgan.dehaze import dehaze_split
-from cddgan.errors import ImageError
+from cddgan.errors import ImageError, OutOfMemory
 from cddgan.io import atomic_path, read_image, write_image, write_text
 from cddgan.methods import method_class
 from cddgan.train import Trainer
@@ -245,6 +245,47 @@ def test_dehaze_failing_mid_way_keeps_the_old_complete_folder(tmp_path, tiny_syn
         dehaze_split(Identity(), tiny_synthetic, out, torch.device("cpu"), progress=False)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert entries(out.parent) == ["synthetic"]
+
+
+class RunsOutOfMemory:
+    """Dehazes two images, then fails on the third the way torch's allocators do."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error, self.calls = error, 0
+
+    def dehaze(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        if self.calls == 3:
+            raise self.error
+        return x
+
+
+@pytest.mark.parametrize("error", [
+    torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 3.38 GiB"),
+    RuntimeError("[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: not enough memory: "
+                 "you tried to allocate 3623878656 bytes."),
+])
+def test_dehaze_out_of_memory_names_the_image_and_test_max_side(tmp_path, tiny_synthetic, error):
+    out = tmp_path / "outputs" / "synthetic"
+    assert dehaze_split(Identity(), tiny_synthetic, out, torch.device("cpu"), progress=False) == 3
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    pairs = pairs_of(read_manifest(tiny_synthetic))
+    third, dataset = pairs["path"][2], pairs["dataset"][2]
+    height, width = read_image(third).shape[:2]
+    with pytest.raises(OutOfMemory) as info:
+        dehaze_split(RunsOutOfMemory(error), tiny_synthetic, out, torch.device("cpu"), progress=False)
+    message = str(info.value)
+    assert message.startswith(f"{third}: dehazing this {width}x{height} image")
+    assert "out of host memory on cpu" in message and f"datasets.{dataset}.test_max_side" in message
+    assert info.value.__cause__ is error
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # the earlier results survive
+
+
+def test_dehaze_other_runtime_errors_pass_through(tmp_path, tiny_synthetic):
+    error = RuntimeError("Given groups=1, weight of size [64, 3, 7, 7], expected input to have 3 channels")
+    with pytest.raises(RuntimeError) as info:
+        dehaze_split(RunsOutOfMemory(error), tiny_synthetic, tmp_path / "out", torch.device("cpu"), progress=False)
+    assert info.value is error
 
 
 @pytest.mark.parametrize(("umask", "file_mode", "dir_mode"), [(0o022, 0o644, 0o755), (0o077, 0o600, 0o700)])
