@@ -117,3 +117,18 @@ def test_bf16_sized_perturbations_are_bf16_sized():
     perturb_like_bf16(net, 1)
     change = (net.weight.detach() - rounded).abs() / rounded.abs().clamp_min(1e-12)
     assert 0 < float(change.max()) <= 2**-8
+
+
+def test_test_size_benchmark_prints_a_row_per_stage_and_size():
+    out = run("benchmarks/bench_test_size.py", "--sizes", "128x96", "160x120", "--methods", "dcp", "cut",
+              "--set", "ngf=4", "--set", "n_blocks=1", "--threads", "1")
+    rows = [line for line in out.splitlines() if line.startswith(("| dehaze", "| evaluate"))]
+    assert [r.split("|")[1:3] for r in rows] == [
+        [f" {stage} ", f" {size} "]
+        for stage in ("dehaze dcp", "dehaze cut", "evaluate (PSNR, SSIM, CIEDE2000, FADE)")
+        for size in ("128x96", "160x120")
+    ]
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        seconds, peak_mb = float(cells[3]), float(cells[4].replace(",", ""))
+        assert seconds > 0 and peak_mb >= 0 and cells[6] == "host"  # the metrics run on the host
