@@ -16,6 +16,11 @@ docs/cluster.md):
     s_per_it  = 0.02 + BYTES_PER_UNIT[method] * units * (GPU_S | CPU_S / cpus)
     runtime   = 2 * (2 min + iterations * s_per_it), in minutes, rounded up to 5, at least 10
 
+Dehaze and evaluate jobs also follow the size of their test images, once `make_data` has recorded it
+(`sized_by_test_images`): memory grows with the largest image, wall time with the split's megapixels,
+never below the figures above. A multi-megapixel set such as O-HAZE would otherwise be killed for its
+memory on every attempt.
+
 `units` grows linearly in each factor because a ResNet generator's activations are dominated by its
 full- and half-resolution layers (the `+ 20`) plus one quarter-resolution block per `n_blocks`. The GPU
 speed is that of a V100-class card (paper-scale CycleGAN: 0.25 s per iteration), so newer cards finish
@@ -24,10 +29,13 @@ early; a job that outlives its wall time is retried and resumes from its checkpo
 
 from __future__ import annotations
 
+import errno
+import json
 import math
 import os
 import sys
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from cddgan.data.unpaired import AUTO_CACHE_BYTES
@@ -59,6 +67,20 @@ STARTUP_S = 120
 RUNTIME_SAFETY = 2.0
 RUNTIME_STEP_MIN = 5
 MIN_RUNTIME_MIN = 10
+
+# One test image through a method, or through the metrics, per megapixel of the largest test image: peak
+# memory growth on the CPU, and seconds on one thread per megapixel of the whole test split. Measured with
+# benchmarks/bench_test_size.py (docs/benchmarks.md, "One full-size test image"; two threads there, so the
+# seconds are doubled here). Generators: keyed by `antialias_up` (CUT's layout upsamples at full size), at
+# ngf 64; memory scales with ngf, time with ngf^2.
+GENERATOR_MB_PER_MP = {True: 1750.0, False: 900.0}
+GENERATOR_S_PER_MP = {True: 34.0, False: 24.0}
+PLAIN_LAYOUT_METHODS = ("cyclegan",)  # no `antialias_up` setting, never anti-aliased; plugins: assume it is
+TRAINING_FREE_MB_PER_MP = 200.0  # DCP: 120-160
+TRAINING_FREE_S_PER_MP = 1.0  # DCP: 0.4 with two threads
+EVALUATE_MB_PER_MP = 350.0  # PSNR, SSIM, CIEDE2000 (float64 Lab) and FADE: 317-336
+EVALUATE_S_PER_MP = 3.0  # 1.5 with two threads
+IMAGE_MB_PER_MP = 60.0  # a dehaze job on a GPU holds only the image, its tensor and the output on the host
 
 # Generator shape when a method has no `ngf` / `n_blocks` setting (a plugin): paper scale, to be safe.
 DEFAULT_NGF = 64
@@ -170,6 +192,53 @@ def inference_resources(config: Mapping[str, Any], run: str) -> dict[str, Any]:
     return out
 
 
+def read_test_megapixels(manifest: str | os.PathLike) -> tuple[float, float] | None:
+    """(largest, total) megapixels of a dataset's hazy test images, from its manifest's sidecar.
+
+    A manifest that is not built yet raises FileNotFoundError naming it: Snakemake then leaves the
+    resource "to be determined" and evaluates it again once `make_data` has written the manifest. A
+    sidecar without the figure (written before it was recorded) gives None: the fixed figures apply.
+    """
+    path = Path(manifest)
+    if not path.exists():
+        raise FileNotFoundError(errno.ENOENT, "manifest not built yet", str(manifest))
+    try:
+        meta = json.loads(path.with_suffix(".json").read_text())
+        figures = meta["test_megapixels"]
+        return float(figures["largest"]), float(figures["total"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def sized_by_test_images(
+    config: Mapping[str, Any], kind: str, run: str | None, largest: float, total: float
+) -> dict[str, Any]:
+    """A dehaze (`inference`) or evaluate (`light`) job's resources for test images of this size.
+
+    Memory follows the largest image (one is in flight at a time), wall time the whole split. The result
+    never asks for less than the fixed figures of `job_resources`, which it starts from.
+    """
+    base = job_resources(config, kind, run)
+    framework = FRAMEWORK_MB["cpu"]
+    if kind == "light":
+        mb_per_mp, s_per_mp = EVALUATE_MB_PER_MP, EVALUATE_S_PER_MP
+    elif kind == "inference" and base.get("gpus"):
+        framework, mb_per_mp, s_per_mp = FRAMEWORK_MB["cuda"], IMAGE_MB_PER_MP, 0.0
+    elif kind == "inference" and _run(config, run or "").get("trainable"):
+        settings = _run(config, run or "").get("settings") or {}
+        spec = _run(config, run or "")
+        layout = bool(settings.get("antialias_up", spec["method"] not in PLAIN_LAYOUT_METHODS))
+        scale = int(settings.get("ngf", DEFAULT_NGF)) / DEFAULT_NGF
+        mb_per_mp, s_per_mp = GENERATOR_MB_PER_MP[layout] * scale, GENERATOR_S_PER_MP[layout] * scale**2
+    elif kind == "inference":
+        mb_per_mp, s_per_mp = TRAINING_FREE_MB_PER_MP, TRAINING_FREE_S_PER_MP
+    else:
+        raise ConfigError(f"a {kind} job is not sized by its test images; only inference and light jobs are")
+    mem_mb = _round_up(HEADROOM * (framework + mb_per_mp * largest), MEM_STEP_MB)
+    runtime = _round_up(RUNTIME_SAFETY * (STARTUP_S + s_per_mp * total) / 60, RUNTIME_STEP_MIN)
+    return {**base, "mem_mb": max(int(base["mem_mb"]), mem_mb), "runtime": max(int(base["runtime"]), runtime)}
+
+
 def job_resources(config: Mapping[str, Any], kind: str, run: str | None = None) -> dict[str, Any]:
     """Resources of one job of `kind` (train, inference, light); `run` is needed for train and inference."""
     if kind == "light":
@@ -195,11 +264,13 @@ def _slurm_keys(config: Mapping[str, Any], kind: str) -> list[str]:
     return [key for key in SLURM_KEYS if any(key in scope for scope in scopes)]
 
 
-def rule_resources(config: Mapping[str, Any], kind: str) -> dict[str, Any]:
+def rule_resources(config: Mapping[str, Any], kind: str, sized: bool = False) -> dict[str, Any]:
     """The `resources:` of a Snakemake rule of `kind`: functions of the wildcards (and the attempt).
 
     `gpu` is what snakemake-executor-plugin-slurm turns into `--gpus`; `gpu_slots` only matters locally,
-    with `--resources gpu_slots=N`; memory grows with the attempt so a retried job gets more.
+    with `--resources gpu_slots=N`; memory grows with the attempt so a retried job gets more. With `sized`
+    (a rule whose `input.manifest` is a test set: dehaze, evaluate) memory and wall time also follow the
+    size of its test images (`sized_by_test_images`), known once the manifest is built.
     """
     if kind not in KINDS:
         raise ConfigError(f"unknown job kind {kind!r}; one of {', '.join(KINDS)}")
@@ -210,10 +281,22 @@ def rule_resources(config: Mapping[str, Any], kind: str) -> dict[str, Any]:
     def field(key: str) -> Callable:
         return lambda wildcards: job(wildcards).get(key)
 
+    def sized_job(wildcards: Any, input: Any) -> dict[str, Any]:
+        figures = read_test_megapixels(input.manifest)
+        if figures is None:
+            return job(wildcards)
+        return sized_by_test_images(config, kind, getattr(wildcards, "run", None), *figures)
+
     out: dict[str, Any] = {
         "mem_mb": lambda wildcards, attempt: int(job(wildcards)["mem_mb"]) * int(attempt),
         "runtime": field("runtime"),
     }
+    if sized:
+        # Snakemake passes the job's input files by the parameter name `input`
+        out["mem_mb"] = lambda wildcards, input, attempt: (
+            int(sized_job(wildcards, input)["mem_mb"]) * int(attempt)
+        )
+        out["runtime"] = lambda wildcards, input: sized_job(wildcards, input)["runtime"]
     if kind != "light":
         out["gpu"] = field("gpus")
         out["gpu_slots"] = field("gpu_slots")

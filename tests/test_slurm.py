@@ -14,6 +14,7 @@ Three layers, cheapest first:
 from __future__ import annotations
 
 import copy
+import json
 import re
 import time
 from pathlib import Path
@@ -148,6 +149,61 @@ def test_memory_grows_with_the_attempt_and_slurm_keys_appear_only_when_configure
     assert rule["slurm_partition"](wildcards) == "long" and rule["slurm_partition"](other) == "from-env"
 
 
+def _sidecar(tmp_path: Path, figures: dict | None) -> Path:
+    """A built manifest whose sidecar records these test megapixels (None: an older sidecar without them)."""
+    manifest = tmp_path / "manifest.csv"
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    manifest.write_text("dataset,split,domain,image_id,pair_id,scene_id,path,beta,airlight,depth\n")
+    meta = {"dataset": "ds", "counts": {}} | ({"test_megapixels": figures} if figures else {})
+    manifest.with_suffix(".json").write_text(json.dumps(meta))
+    return manifest
+
+
+def test_test_images_size_the_dehaze_and_evaluate_jobs():
+    raw = yaml.safe_load(SMOKE.read_text())
+    raw["resources"] = {"train": {"gpus": 0}}  # dehaze on the CPU: the generator's activations count
+    raw["runs"]["cut"]["settings"] = {**raw["runs"]["cut"]["settings"], "ngf": 64}
+    raw["runs"]["cyclegan"]["settings"] = {**raw["runs"]["cyclegan"]["settings"], "ngf": 32}
+    cpu = cddgan_config.resolve(raw)
+    big = (12.0, 540.0)  # 45 images of 12 MP
+    # evaluate: 1.25 * (1000 + 350 * 12) = 6500; 2 * (120 + 3 * 540) / 60 = 58 -> 60 (the fixed 60 stays)
+    assert _pick(resources.sized_by_test_images(cpu, "light", None, *big)) == (6500, 60)
+    # DCP: 1.25 * (1000 + 200 * 12) = 4250 -> 4500; 2 * (120 + 540) / 60 = 22 -> 60 (fixed)
+    assert _pick(resources.sized_by_test_images(cpu, "inference", "dcp", *big)) == (4500, 60)
+    # CUT's layout at ngf 64 on the CPU: 1.25 * (1000 + 1750 * 12) = 27,500; 2 * (120 + 34 * 540) / 60 = 616 -> 620
+    assert _pick(resources.sized_by_test_images(cpu, "inference", "cut", *big)) == (27500, 620)
+    # CycleGAN's plain layout at ngf 32: 1.25 * (1000 + 900 / 2 * 12) = 8000; 2 * (120 + 24 / 4 * 540) / 60 = 112 -> 115
+    assert _pick(resources.sized_by_test_images(cpu, "inference", "cyclegan", *big)) == (8000, 115)
+    # on a GPU the host holds the image only: 1.25 * (3000 + 60 * 12) = 4650 -> 5000, below the fixed 6500
+    gpu = _config()
+    assert _pick(resources.sized_by_test_images(gpu, "inference", "cut", *big)) == (
+        resources.inference_resources(gpu, "cut")["mem_mb"], 60)
+    # small images never lower the fixed figures
+    assert resources.sized_by_test_images(cpu, "light", None, 0.01, 0.3) == resources.light_resources(cpu)
+    with pytest.raises(ConfigError, match="train job is not sized"):
+        resources.sized_by_test_images(cpu, "train", "cut", *big)
+
+
+def _pick(job: dict) -> tuple[int, int]:
+    return job["mem_mb"], job["runtime"]
+
+
+def test_sized_rules_read_the_manifest_and_wait_for_it(tmp_path):
+    config = _config()
+    rule = resources.rule_resources(config, "light", sized=True)
+    wildcards = type("W", (), {"run": "dcp"})()
+    missing = type("I", (), {"manifest": str(tmp_path / "nope" / "manifest.csv")})()
+    with pytest.raises(FileNotFoundError) as info:  # Snakemake's cue to evaluate it once the file exists
+        rule["mem_mb"](wildcards, missing, 1)
+    assert info.value.filename == missing.manifest
+    built = type("I", (), {"manifest": str(_sidecar(tmp_path, {"largest": 12.0, "total": 540.0}))})()
+    assert [rule["mem_mb"](wildcards, built, attempt) for attempt in (1, 2)] == [6500, 13000]
+    assert rule["runtime"](wildcards, built) == 60
+    old = type("I", (), {"manifest": str(_sidecar(tmp_path / "old", None))})()
+    assert rule["mem_mb"](wildcards, old, 1) == resources.light_resources(config)["mem_mb"]
+    assert resources.read_test_megapixels(old.manifest) is None
+
+
 def test_bad_requests_name_what_is_wrong():
     config = _config()
     with pytest.raises(ConfigError, match=r"runs\.nope: unknown run.*cut"):
@@ -225,6 +281,10 @@ def test_slurm_profile_asks_one_gpu_for_training_and_the_estimate(tmp_path):
             assert (int(res["mem_mb"]), int(res["runtime"])) == (expected["mem_mb"], expected["runtime"])
         elif rule in ("dehaze", "efficiency"):
             assert res["gpu"] == ("1" if config["runs"][wildcards["run"]]["trainable"] else "0")
+            # dehaze waits for the manifest to learn the size of its test images
+            assert res["mem_mb"] == ("<TBD>" if rule == "dehaze" else res["mem_mb"])
+        elif rule == "evaluate":
+            assert "gpu" not in res and res["mem_mb"] == res["runtime"] == "<TBD>"
         elif rule != "all":
             assert "gpu" not in res and int(res["mem_mb"]) == resources.LIGHT_DEFAULTS["mem_mb"]
 
@@ -238,6 +298,23 @@ def test_a_run_can_pin_its_own_partition_and_memory(tmp_path):
     train = {wildcards["run"]: res for rule, wildcards, res in jobs if rule == "train"}
     assert (train["cut"]["slurm_partition"], train["cut"]["mem_mb"]) == ("long", "1234")
     assert train["cyclegan"]["slurm_partition"] == "gpu-x"
+
+
+def test_dehaze_and_evaluate_ask_for_what_the_built_test_set_needs(tmp_path):
+    env = _clean_env()
+    run_snakemake(tmp_path, "--cores", "1", "results/data/synthetic/manifest.csv", env=env)
+    sidecar = tmp_path / "results" / "data" / "synthetic" / "manifest.json"
+    meta = json.loads(sidecar.read_text())
+    assert meta["test_megapixels"]["largest"] > 0  # recorded by make_data
+    sidecar.write_text(json.dumps({**meta, "test_megapixels": {"largest": 12.0, "total": 540.0}}))
+    result = run_snakemake(tmp_path, "--profile", str(SLURM_PROFILE), "-n", "all", env=env)
+    jobs = dry_run_jobs(result.stdout + result.stderr)
+    config = _config()
+    asked = {(rule, wildcards.get("run")): (int(res["mem_mb"]), int(res["runtime"]))
+             for rule, wildcards, res in jobs if rule in ("dehaze", "evaluate")}
+    assert asked[("evaluate", "cut")] == (6500, 60)  # 1.25 * (1000 + 350 * 12)
+    assert asked[("dehaze", "dcp")] == (4500, 60)  # 1.25 * (1000 + 200 * 12) -> 4500
+    assert asked[("dehaze", "cut")] == (resources.inference_resources(config, "cut")["mem_mb"], 60)  # on a GPU
 
 
 @pytest.mark.slow
@@ -428,4 +505,7 @@ def test_jobs_got_the_partition_gpu_memory_and_time_they_asked_for(sweep):
         assert job["tres"] == "gres:gpu:1", job
         assert (job["memory"], _minutes(job["time_limit"])) == (f"{expected['mem_mb']}M", expected["runtime"])
     assert all(job["tres"] == "N/A" and job["cpus"] == "1" for job in light)
+    # evaluate's memory was to be determined until make_data had run: it reached SLURM as a number
+    evaluate = [job for job in sweep.jobs if job["comment"].startswith("rule_evaluate")]
+    assert evaluate and {job["memory"] for job in evaluate} == {f"{resources.LIGHT_DEFAULTS['mem_mb']}M"}
     assert {job["state"] for job in train} == {"COMPLETED", "FAILED"}

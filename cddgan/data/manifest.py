@@ -13,8 +13,10 @@ Columns (all strings in the CSV; numbers empty where unknown):
 - ``beta``, ``airlight``: haze parameters where known (synthetic data, RESIDE file names);
 - ``depth``: path of a depth map where known.
 
-The sidecar ``manifest.json`` holds counts per split and domain, the adapter, the layout it recognised and
-any conversion warnings; the report shows it.
+The sidecar ``manifest.json`` holds counts per split and domain, the adapter, the layout it recognised, any
+conversion warnings, what was cropped or shrunk (``gt_cropped``, ``test_resized``) and the largest and total
+megapixels of the hazy test images (``test_megapixels``, which sizes the dehaze and evaluate jobs); the
+report shows it.
 """
 
 from __future__ import annotations

@@ -259,6 +259,11 @@ def make_synthetic(name: str, params: Mapping[str, Any], out_dir: Path) -> Path:
             "depth_range units, the sky at the far limit",
             "airlight_model": "scalar grey airlight (same value for R, G, B)",
             "beta_note": "beta column is the base beta; nonhomogeneous > 0 modulates it per pixel",
+            # what sizes the dehaze and evaluate jobs (cddgan.resources.sized_by_test_images)
+            "test_megapixels": {
+                "largest": round(height * width / 1e6, 4) if cfg["n_test"] else 0.0,
+                "total": round(cfg["n_test"] * height * width / 1e6, 4),
+            },
         },
     )
     manifest = out_dir / "manifest.csv"

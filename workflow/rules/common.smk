@@ -185,9 +185,10 @@ def train_resources(run):
     return cddgan_resources.train_resources(C, run)
 
 
-def job_resources(kind):
-    """A rule's `resources:` for its kind of job (train, inference, light); see cddgan/resources.py."""
-    return cddgan_resources.rule_resources(C, kind)
+def job_resources(kind, sized=False):
+    """A rule's `resources:` for its kind of job (train, inference, light); see cddgan/resources.py.
+    `sized`: memory and wall time also follow the test images of the rule's `input.manifest`."""
+    return cddgan_resources.rule_resources(C, kind, sized)
 
 
 def job_threads(kind):

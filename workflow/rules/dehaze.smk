@@ -15,7 +15,7 @@ rule dehaze:
         model=lambda w, input: f"--model {input.model}" if "model" in input.keys() else "",
         device=untracked_device,
     resources:
-        **job_resources("inference"),
+        **job_resources("inference", sized=True),
     threads: job_threads("inference")
     log:
         f"{RESULTS}/logs/dehaze/{{experiment}}/{{run}}/seed{{seed}}/{{dataset}}.log",

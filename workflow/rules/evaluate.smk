@@ -13,7 +13,7 @@ rule evaluate:
         protocol=lambda w: json.dumps(DATASETS[w.dataset].get("protocol", "rgb")),
         weights=json.dumps(C["metrics"].get("weights", {})),
     resources:
-        **job_resources("light"),
+        **job_resources("light", sized=True),
     threads: job_threads("light")
     log:
         f"{RESULTS}/logs/evaluate/{{experiment}}/{{run}}/seed{{seed}}/{{dataset}}.log",

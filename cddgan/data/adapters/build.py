@@ -68,6 +68,7 @@ def build_manifest(name: str, spec: Mapping[str, Any], out_dir: Path) -> Path:
         pairs([r for r in rows if r["split"] == "test"]), sizes, protocol.crop, ctx.key("protocol"),
         ctx.key("test_max_side") if max_side else None,
     )
+    extra["test_megapixels"] = test_megapixels(rows, sizes)
     for message in found.warnings:
         warnings.warn(message, stacklevel=2)
     extra.update(verify=mode, limit=limit, available=available)
@@ -134,6 +135,17 @@ def apply_limit(rows: list[dict[str, Any]], limit: int | None) -> list[dict[str,
         for r in [x for x in rows if x["split"] == "train" and x["domain"] == domain][:limit]
     ]
     return sorted([*train, *test_hazy, *test_clear], key=_sort_key)
+
+
+def test_megapixels(rows: list[dict[str, Any]], sizes: dict[Path, tuple[int, int]]) -> dict[str, float]:
+    """Largest and total megapixels of the hazy test images: what sizes the dehaze and evaluate jobs
+    (`cddgan.resources.sized_by_test_images`); zeros for a training-only dataset."""
+    megapixels = [
+        sizes[Path(r["path"])][0] * sizes[Path(r["path"])][1] / 1e6
+        for r in rows
+        if r["split"] == "test" and r["domain"] == "hazy"
+    ]
+    return {"largest": round(max(megapixels, default=0.0), 4), "total": round(sum(megapixels), 4)}
 
 
 def pairs(rows: list[dict[str, Any]]) -> list[tuple[Path, Path]]:
