@@ -5,9 +5,10 @@
 #   bash benchmarks/gpu_run.sh                 # OUT=... DEADLINE=... to change where and how long
 #   SECTIONS="tests check sweep_compile compile_all" bash benchmarks/gpu_run.sh   # the second run
 #   SECTIONS="tests cudnn sweep_compile check" bash benchmarks/gpu_run.sh, then
-#   SECTIONS="group_loop sweep_autotune profile" bash benchmarks/gpu_run.sh
+#   SECTIONS="group_loop sweep_autotune profile test_size" bash benchmarks/gpu_run.sh
 #       not run yet: cudnn.benchmark (on by default since the first GPU runs, which had it off), the bf16
-#       floor of --check, the seeds_per_job loop, autotuned compiled kernels in the seed sweep, the profile
+#       floor of --check, the seeds_per_job loop, autotuned compiled kernels in the seed sweep, the profile,
+#       the GPU memory of one full-size test image
 set -u
 OUT=${OUT:-gpu-results}
 DEADLINE=${DEADLINE:-540}
@@ -73,6 +74,9 @@ for name in $SECTIONS; do
   # the whole training loop (data, logs, outputs): N `cddgan train` processes vs one `cddgan train-group`
   group_loop) section group_loop 150 $PY benchmarks/bench_group_training.py --paper-scale --size 256 \
     --iterations 500 --seeds 4 $FAST ;;
+  # GPU memory and time of dehazing one full-size test image, by size (sizes the dehaze jobs; I-HAZE, O-HAZE)
+  test_size) section test_size 120 $PY benchmarks/bench_test_size.py --device cuda --no-evaluate \
+    --methods cyclegan cut --sizes 1024x768 2048x1536 4000x3000 ;;
   *) echo "unknown section $name" ;;
   esac
 done
