@@ -53,15 +53,16 @@ def dehaze_image(method: Method, image: np.ndarray, device: torch.device) -> np.
     return y[0].permute(1, 2, 0).float().cpu().numpy()
 
 
-# How torch says the CPU allocator failed (CUDA raises torch.OutOfMemoryError instead).
-_CPU_OOM_MARKERS = ("DefaultCPUAllocator", "not enough memory", "can't allocate memory")
+# How torch words an allocation failure that is not a torch.OutOfMemoryError: the CPU allocator's, and
+# "CUDA error: out of memory" raised by a library kernel (cuDNN) as a plain RuntimeError.
+_OOM_MARKERS = ("defaultcpuallocator", "not enough memory", "can't allocate memory", "out of memory")
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
-    """True for torch's CUDA out-of-memory error and for its CPU allocator's failure."""
+    """True for torch's out-of-memory errors, on a GPU or on the CPU."""
     if isinstance(exc, torch.OutOfMemoryError | MemoryError):
         return True
-    return isinstance(exc, RuntimeError) and any(marker in str(exc) for marker in _CPU_OOM_MARKERS)
+    return isinstance(exc, RuntimeError) and any(marker in str(exc).lower() for marker in _OOM_MARKERS)
 
 
 def out_of_memory_error(path: str, image: np.ndarray, dataset: str, device: torch.device) -> OutOfMemory:

@@ -80,7 +80,9 @@ TRAINING_FREE_MB_PER_MP = 200.0  # DCP: 120-160
 TRAINING_FREE_S_PER_MP = 1.0  # DCP: 0.4 with two threads
 EVALUATE_MB_PER_MP = 350.0  # PSNR, SSIM, CIEDE2000 (float64 Lab) and FADE: 317-336
 EVALUATE_S_PER_MP = 3.0  # 1.5 with two threads
-IMAGE_MB_PER_MP = 60.0  # a dehaze job on a GPU holds only the image, its tensor and the output on the host
+# A dehaze job on a GPU holds only the image, its tensor and the output on the host: an estimate (about
+# 12-36 bytes per pixel for the float32 and 8-bit copies, with room), not measured.
+IMAGE_MB_PER_MP = 60.0
 
 # Generator shape when a method has no `ngf` / `n_blocks` setting (a plugin): paper scale, to be safe.
 DEFAULT_NGF = 64
@@ -216,17 +218,19 @@ def sized_by_test_images(
     """A dehaze (`inference`) or evaluate (`light`) job's resources for test images of this size.
 
     Memory follows the largest image (one is in flight at a time), wall time the whole split. The result
-    never asks for less than the fixed figures of `job_resources`, which it starts from.
+    never asks for less than the fixed figures of `job_resources`, which it starts from, and a `mem_mb` or
+    `runtime` set in the config's `resources.light` stays as set (a partition's time limit, say).
     """
     base = job_resources(config, kind, run)
     framework = FRAMEWORK_MB["cpu"]
+    spec = _run(config, run) if kind == "inference" and run else {}
+    on_gpu = bool(base.get("gpus")) and (spec.get("training") or {}).get("device") != "cpu"
     if kind == "light":
         mb_per_mp, s_per_mp = EVALUATE_MB_PER_MP, EVALUATE_S_PER_MP
-    elif kind == "inference" and base.get("gpus"):
+    elif kind == "inference" and on_gpu:
         framework, mb_per_mp, s_per_mp = FRAMEWORK_MB["cuda"], IMAGE_MB_PER_MP, 0.0
-    elif kind == "inference" and _run(config, run or "").get("trainable"):
-        settings = _run(config, run or "").get("settings") or {}
-        spec = _run(config, run or "")
+    elif kind == "inference" and spec.get("trainable"):
+        settings = spec.get("settings") or {}
         layout = bool(settings.get("antialias_up", spec["method"] not in PLAIN_LAYOUT_METHODS))
         scale = int(settings.get("ngf", DEFAULT_NGF)) / DEFAULT_NGF
         mb_per_mp, s_per_mp = GENERATOR_MB_PER_MP[layout] * scale, GENERATOR_S_PER_MP[layout] * scale**2
@@ -236,7 +240,12 @@ def sized_by_test_images(
         raise ConfigError(f"a {kind} job is not sized by its test images; only inference and light jobs are")
     mem_mb = _round_up(HEADROOM * (framework + mb_per_mp * largest), MEM_STEP_MB)
     runtime = _round_up(RUNTIME_SAFETY * (STARTUP_S + s_per_mp * total) / 60, RUNTIME_STEP_MIN)
-    return {**base, "mem_mb": max(int(base["mem_mb"]), mem_mb), "runtime": max(int(base["runtime"]), runtime)}
+    pinned = _defaults(config, "light") if kind == "light" else {}
+    return {
+        **base,
+        "mem_mb": int(pinned.get("mem_mb", max(int(base["mem_mb"]), mem_mb))),
+        "runtime": int(pinned.get("runtime", max(int(base["runtime"]), runtime))),
+    }
 
 
 def job_resources(config: Mapping[str, Any], kind: str, run: str | None = None) -> dict[str, Any]:

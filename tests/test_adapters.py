@@ -349,6 +349,25 @@ def test_test_max_side_that_leaves_pairs_unscorable_is_named(tmp_path):
         build(tmp_path, "o-haze", root, test_max_side=20)
 
 
+def test_test_max_side_hint_only_for_pairs_it_shrank(tmp_path):
+    root = large_o_haze(tmp_path / "O-HAZE", [(12, 9)])  # too small already, not shrunk by a 64 px limit
+    with pytest.raises(DatasetError, match=r"too small to score") as info:
+        build(tmp_path, "o-haze", root, test_max_side=64)
+    assert str(info.value).endswith("remove them, or lower the crop")
+
+
+def test_rebuilding_with_another_test_max_side_leaves_no_stale_copies(tmp_path):
+    root = large_o_haze(tmp_path / "O-HAZE", [(60, 40), (40, 30)])
+    build(tmp_path, "o-haze", root, test_max_side=32)
+    folder = tmp_path / "out" / "ds" / "test_resized"
+    assert len(list(folder.rglob("*.png"))) == 4
+    frame, _ = build(tmp_path, "o-haze", root, test_max_side=50)  # only the 60x40 pair is still too large
+    assert sorted(p.name for p in folder.rglob("*.png")) == ["01_outdoor_GT.png", "01_outdoor_hazy.png"]
+    assert all(Path(p).exists() for p in frame["path"])
+    build(tmp_path, "o-haze", root, test_max_side=None)
+    assert not folder.exists()
+
+
 @pytest.mark.parametrize("value", [8, 0, "1024", True, 15.5])
 def test_bad_test_max_side_names_the_key(tmp_path, value):
     root = large_o_haze(tmp_path / "O-HAZE", [(20, 12)])

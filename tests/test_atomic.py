@@ -264,6 +264,7 @@ class RunsOutOfMemory:
     torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 3.38 GiB"),
     RuntimeError("[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: not enough memory: "
                  "you tried to allocate 3623878656 bytes."),
+    RuntimeError("CUDA error: out of memory\nCUDA kernel errors might be asynchronously reported"),
 ])
 def test_dehaze_out_of_memory_names_the_image_and_test_max_side(tmp_path, tiny_synthetic, error):
     out = tmp_path / "outputs" / "synthetic"

@@ -472,15 +472,17 @@ def test_shrunk_test_images_are_said_under_the_datasets_and_score_tables(fresh, 
     table = manifest_table({"o-haze": info, "small": untouched})
     assert table.notes[1:] == [
         "o-haze: 4 test images (hazy and ground truth alike) shrunk so the longer side is at most 1024 px "
-        "(bicubic), into results/data/o-haze/test_resized/; the originals are untouched."
+        "(bicubic), into test_resized/ beside its manifest; the originals are untouched."
     ]
     config, results = fresh
     scores = _scores(results, tmp_path)
-    plain = main_table(scores, read_failures(results), config, EXPERIMENT, "synthetic")
-    assert not any("shrunk" in note for note in plain.notes)
-    config["datasets"]["synthetic"]["test_max_side"] = 512
-    shrunk = main_table(scores, read_failures(results), config, EXPERIMENT, "synthetic")
+    # what make_data did counts, not the key: a limit that no image exceeds shrinks nothing
+    for record in (None, untouched["test_resized"]):
+        plain = main_table(scores, read_failures(results), config, EXPERIMENT, "synthetic", shrunk=record)
+        assert not any("shrunk" in note for note in plain.notes)
+    shrunk = main_table(scores, read_failures(results), config, EXPERIMENT, "synthetic", shrunk=info["test_resized"])
     assert [n for n in shrunk.notes if "shrunk" in n] == [
-        "Test images longer than 512 px on a side were shrunk to fit (bicubic, antialiased; "
-        "datasets.synthetic.test_max_side) before dehazing and scoring: not comparable with full-size scores."
+        "4 test images (hazy and ground truth) larger than 1024 px on a side were shrunk to fit (bicubic, "
+        "antialiased; datasets.synthetic.test_max_side) before dehazing and scoring: not comparable with "
+        "full-size scores."
     ]

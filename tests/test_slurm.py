@@ -180,6 +180,19 @@ def test_test_images_size_the_dehaze_and_evaluate_jobs():
         resources.inference_resources(gpu, "cut")["mem_mb"], 60)
     # small images never lower the fixed figures
     assert resources.sized_by_test_images(cpu, "light", None, 0.01, 0.3) == resources.light_resources(cpu)
+    # a run pinned to the CPU dehazes there even where the config asks its jobs for a GPU
+    raw_pinned = copy.deepcopy(raw)
+    raw_pinned["resources"] = {}
+    raw_pinned["runs"]["cut"]["training"] = {"device": "cpu"}
+    pinned = cddgan_config.resolve(raw_pinned)
+    assert resources.inference_resources(pinned, "cut")["gpus"] == 1
+    assert resources.sized_by_test_images(pinned, "inference", "cut", *big)["mem_mb"] == 27500
+    # memory or time set in resources.light stay as set (e.g. a partition's time limit)
+    raw_light = copy.deepcopy(raw)
+    raw_light["resources"] = {"light": {"runtime": 30}}
+    light = cddgan_config.resolve(raw_light)
+    assert _pick(resources.sized_by_test_images(light, "light", None, 12.0, 2000.0)) == (6500, 30)
+    assert _pick(resources.sized_by_test_images(cpu, "light", None, 12.0, 2000.0)) == (6500, 205)
     with pytest.raises(ConfigError, match="train job is not sized"):
         resources.sized_by_test_images(cpu, "train", "cut", *big)
 

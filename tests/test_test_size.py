@@ -44,7 +44,7 @@ def test_shrunk_test_set_runs_through_the_dag_and_the_report_says_so(tmp_path):
     metrics = pd.read_csv(work / "results" / "metrics" / "synthetic" / "identity" / "seed0" / "o-haze.csv")
     assert len(metrics) == 2 and (metrics["psnr"] > 10).all()  # the shrunk input against the shrunk GT
     html = (work / "reports" / "index.html").read_text()
-    assert "were shrunk to fit (bicubic, antialiased; datasets.o-haze.test_max_side)" in html
+    assert "4 test images (hazy and ground truth) larger than 48 px on a side were shrunk to fit" in html
     assert "shrunk so the longer side is at most 48 px" in html
 
     # Back to full size: the manifest is rebuilt, o-haze is dehazed and scored again; synthetic is not.

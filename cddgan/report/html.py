@@ -108,13 +108,15 @@ def build_report(config: Mapping, results_dir: Path, out_dir: Path) -> Path:
     grid_runs = [r for r in main_runs if r not in identity]
     all_tables: list[Table] = []
 
+    infos = {name: read_manifest_info(results_dir, name) for name in config.get("datasets", {})}
     results_sections, ablation_sections = [], []
     for experiment, dataset in _test_sets(config):
+        shrunk = (infos.get(dataset) or {}).get("test_resized")
         sub = clean[(clean["experiment"] == experiment) & (clean["dataset"] == dataset)]
         sub_rows = rows[(rows["experiment"] == experiment) & (rows["dataset"] == dataset)] if not rows.empty else rows
         exp_label = config["experiments"][experiment].get("label", experiment)
         section = Section(slug("results", experiment, dataset), f"{exp_label}: test set {dataset}")
-        section.tables.append(main_table(scores, failures, config, experiment, dataset, published))
+        section.tables.append(main_table(scores, failures, config, experiment, dataset, published, shrunk))
         stem = figures_dir / slug(experiment, dataset)
         section.figures.append(_figure("Scores per seed (dots) with mean ± std",
                                        plots.comparison_plot(sub, config, main_runs, Path(f"{stem}-comparison")),
@@ -131,7 +133,7 @@ def build_report(config: Mapping, results_dir: Path, out_dir: Path) -> Path:
 
         ablation = Section(slug("ablations", experiment, dataset), f"Ablations — {exp_label}: test set {dataset}")
         for name, spec in (config.get("ablation_tables") or {}).items():
-            table = ablation_table(name, spec, scores, failures, config, experiment, dataset)
+            table = ablation_table(name, spec, scores, failures, config, experiment, dataset, shrunk)
             if table is not None:
                 ablation.tables.append(table)
         if plots.negatives_runs(config):
@@ -157,8 +159,6 @@ def build_report(config: Mapping, results_dir: Path, out_dir: Path) -> Path:
         if training.figures:
             training_sections.append(training)
 
-    datasets = list(config.get("datasets", {}))
-    infos = {name: read_manifest_info(results_dir, name) for name in datasets}
     dataset_section = Section("datasets", "Datasets", [manifest_table(infos)])
     jobs = benchmark_table(results_dir, config)
     for section in [*results_sections, *ablation_sections, *efficiency_sections, dataset_section]:

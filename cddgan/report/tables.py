@@ -151,14 +151,17 @@ def _images_note(summary: pd.DataFrame) -> str:
     return f"Test images per run: {', '.join(str(c) for c in counts)} (some runs did not cover the whole set)."
 
 
-def _resize_note(config: Mapping, dataset: str) -> str:
-    """Scores of shrunk test images are not the full-size scores most papers print: say so under the table."""
-    max_side = (config.get("datasets", {}).get(dataset) or {}).get("test_max_side")
-    if not max_side:
+def _resize_note(shrunk: Mapping | None, dataset: str) -> str:
+    """Scores of shrunk test images are not the full-size scores most papers print: say so under the table.
+
+    `shrunk` is the `test_resized` record of the dataset's manifest sidecar: what `make_data` really did.
+    """
+    if not shrunk or not shrunk.get("count"):
         return ""
     return (
-        f"Test images longer than {max_side} px on a side were shrunk to fit (bicubic, antialiased; "
-        f"datasets.{dataset}.test_max_side) before dehazing and scoring: not comparable with full-size scores."
+        f"{shrunk['count']} test images (hazy and ground truth) larger than {shrunk.get('max_side')} px on a side "
+        f"were shrunk to fit (bicubic, antialiased; datasets.{dataset}.test_max_side) before dehazing and "
+        "scoring: not comparable with full-size scores."
     )
 
 
@@ -169,8 +172,11 @@ def main_table(
     experiment: str,
     dataset: str,
     published: pd.DataFrame | None = None,
+    shrunk: Mapping | None = None,
 ) -> Table:
-    """Harness runs (`main_runs`, then any unknown run found in the results) and published rows."""
+    """Harness runs (`main_runs`, then any unknown run found in the results) and published rows.
+
+    `shrunk`: the `test_resized` record of the test set's manifest sidecar, if its images were shrunk."""
     sub = scores[(scores["experiment"] == experiment) & (scores["dataset"] == dataset)]
     runs_cfg = config.get("runs", {})
     order = list(config.get("main_runs") or [r for r in runs_cfg if "ablation" not in runs_cfg[r]])
@@ -234,7 +240,7 @@ def main_table(
     notes = []
     if not summary.empty:
         notes.append(_images_note(summary))
-        notes.append(_resize_note(config, dataset))
+        notes.append(_resize_note(shrunk, dataset))
         notes.extend(_protocol_notes(summary))
     notes.append(
         "Mean ± sample std over seeds (mean alone for one seed). Bold: best, underlined: second best among "
@@ -294,6 +300,7 @@ def ablation_table(
     config: Mapping,
     experiment: str,
     dataset: str,
+    shrunk: Mapping | None = None,
 ) -> Table | None:
     """The reference run and every ablation row, each metric with its signed difference to the reference.
 
@@ -350,7 +357,7 @@ def ablation_table(
     ]
     if not summary.empty:
         notes.append(_images_note(summary))
-        notes.append(_resize_note(config, dataset))
+        notes.append(_resize_note(shrunk, dataset))
         notes.extend(_protocol_notes(summary))
     title = f"{spec.get('title', name)} — {config.get('experiments', {}).get(experiment, {}).get('label', experiment)}"
     title += f", test set {dataset}"
@@ -423,7 +430,7 @@ def manifest_table(infos: Mapping[str, dict | None]) -> Table:
             split_notes.append(
                 f"{dataset}: {resized['count']} test images (hazy and ground truth alike) shrunk so the longer "
                 f"side is at most {resized.get('max_side')} px ({resized.get('filter')}), into "
-                f"results/data/{dataset}/{resized.get('folder')}/; the originals are untouched."
+                f"{resized.get('folder')}/ beside its manifest; the originals are untouched."
             )
         unpaired = info.get("unpaired")
         if unpaired:  # a paired set made unpaired (ITS, OTS): say how, since the pairing is gone

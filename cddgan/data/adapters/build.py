@@ -12,7 +12,7 @@ import pandas as pd
 from cddgan.data.adapters.base import FULL_VERIFY_MAX, VERIFY_MODES, Adapter, Context
 from cddgan.data.adapters.crop import crop_ground_truth
 from cddgan.data.adapters.registry import ADAPTERS
-from cddgan.data.adapters.resize import resize_test_images
+from cddgan.data.adapters.resize import RESIZE_FOLDER, resize_test_images
 from cddgan.data.adapters.scan import natural_key
 from cddgan.data.adapters.validate import check_pair_sizes, check_scorable, inspect_images
 from cddgan.data.manifest import ManifestInfo, counts, write_manifest
@@ -64,9 +64,10 @@ def build_manifest(name: str, spec: Mapping[str, Any], out_dir: Path) -> Path:
     check_pair_sizes(pairs(rows), sizes)
     extra.update(resize_test_images(rows, sizes, out_dir, max_side))
     protocol = Protocol.from_config(spec.get("protocol"), ctx.key("protocol"))
+    shrunk = frozenset(Path(r["path"]) for r in rows if Path(r["path"]).is_relative_to(out_dir / RESIZE_FOLDER))
     check_scorable(
         pairs([r for r in rows if r["split"] == "test"]), sizes, protocol.crop, ctx.key("protocol"),
-        ctx.key("test_max_side") if max_side else None,
+        ctx.key("test_max_side"), shrunk,
     )
     extra["test_megapixels"] = test_megapixels(rows, sizes)
     for message in found.warnings:

@@ -10,6 +10,7 @@ modified, as with SOTS-indoor's cropped ground truth (`crop.py`).
 
 from __future__ import annotations
 
+import shutil
 import sys
 from collections import Counter
 from pathlib import Path
@@ -55,7 +56,11 @@ def resize_test_images(
 
     A hazy image and its ground truth have equal sizes by now (`check_pair_sizes`), so both get the same
     new size. Updates `rows` (paths) and `sizes` in place and returns what was done for the sidecar.
+    Copies of an earlier setting are removed first: the folder holds exactly what this manifest uses.
     """
+    folder = out_dir / RESIZE_FOLDER
+    if folder.exists():
+        shutil.rmtree(folder)
     if max_side is None:
         return {}
     todo = [r for r in rows if r["split"] == "test" and fit_within(*sizes[Path(r["path"])], max_side)
@@ -65,7 +70,7 @@ def resize_test_images(
         source = Path(r["path"])
         (width, height) = sizes[source]
         new = fit_within(width, height, max_side)
-        target = out_dir / RESIZE_FOLDER / r["domain"] / f"{r['image_id']}.png"
+        target = folder / r["domain"] / f"{r['image_id']}.png"
         write_image(target, resize_image(source, new))
         r["path"] = str(target)
         sizes[target] = new

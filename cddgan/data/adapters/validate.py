@@ -87,6 +87,7 @@ def check_scorable(
     crop: int,
     where: str,
     resized_by: str | None = None,
+    shrunk: frozenset[Path] = frozenset(),
 ) -> None:
     """Refuse test pairs too small for SSIM's window after the protocol's border crop, here rather than
     after every method has dehazed them and every evaluate job has failed on them."""
@@ -100,5 +101,5 @@ def check_scorable(
     raise DatasetError(
         f"{len(small)} test pair(s) are too small to score: {shown}{more}. After the protocol's {crop} px crop "
         f"({where}) each side must keep at least SSIM's {SSIM_KERNEL} px; remove them, or lower the crop"
-        + (f", or raise {resized_by}, which shrank them" if resized_by else "")
+        + (f", or raise {resized_by}, which shrank them" if resized_by and shrunk & set(small) else "")
     )
