@@ -38,6 +38,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from cddgan.data.manifest import sidecar_path
 from cddgan.data.unpaired import AUTO_CACHE_BYTES
 from cddgan.errors import ConfigError
 
@@ -205,7 +206,7 @@ def read_test_megapixels(manifest: str | os.PathLike) -> tuple[float, float] | N
     if not path.exists():
         raise FileNotFoundError(errno.ENOENT, "manifest not built yet", str(manifest))
     try:
-        meta = json.loads(path.with_suffix(".json").read_text())
+        meta = json.loads(sidecar_path(path).read_text())
         figures = meta["test_megapixels"]
         return float(figures["largest"]), float(figures["total"])
     except (OSError, ValueError, KeyError, TypeError):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from cddgan.data.manifest import sidecar_path
 from cddgan.errors import HarnessError
 
 FAILURE_COLUMNS = ["experiment", "run", "seed", "message"]
@@ -87,7 +88,7 @@ def read_losses(results_dir: Path, experiment: str, run: str) -> pd.DataFrame:
 
 def read_manifest_info(results_dir: Path, dataset: str) -> dict | None:
     """The manifest sidecar (counts, adapter, layout, warnings) of a dataset, or None when absent."""
-    path = manifest_path(results_dir, dataset).with_suffix(".json")
+    path = sidecar_path(manifest_path(results_dir, dataset))
     if not path.is_file():
         return None
     try:
