@@ -43,20 +43,6 @@ def parse_size(text: str) -> tuple[int, int]:
     return width, height
 
 
-def parse_set(items: list[str]) -> dict[str, object]:
-    """KEY=VALUE pairs, each value read as JSON where it parses (numbers, booleans), else as a string."""
-    out: dict[str, object] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise SystemExit(f"--set {item!r}: expected KEY=VALUE")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
-
-
 def peak_rss_mb() -> float:
     """The process's peak resident set so far (Linux reports kB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -152,7 +138,13 @@ def main() -> None:
                         help="a setting of the generator methods (e.g. ngf=16); repeatable")
     parser.add_argument("--no-evaluate", action="store_true", help="time the dehaze stage only")
     args = parser.parse_args()
-    args.settings = parse_set(args.overrides)
+    from bench_train_step import parse_overrides  # this folder is on sys.path when run as a script
+
+    from cddgan.methods import load_plugins, method_class
+
+    load_plugins()
+    generators = [m for m in args.methods if method_class(m).trainable]  # --set sizes these alone
+    args.settings = parse_overrides(args.overrides, generators) if args.overrides else {}
     if args.device == "auto":
         args.device = "cuda" if torch.cuda.is_available() else "cpu"
     name = torch.cuda.get_device_name() if args.device == "cuda" else platform.processor() or "CPU"
