@@ -63,13 +63,17 @@ def resize_test_images(
         shutil.rmtree(folder)
     if max_side is None:
         return {}
-    todo = [r for r in rows if r["split"] == "test" and fit_within(*sizes[Path(r["path"])], max_side)
-            != sizes[Path(r["path"])]]
+    todo = []  # (row, its size, its new size) of every test image larger than the limit
+    for r in (r for r in rows if r["split"] == "test"):
+        old = sizes[Path(r["path"])]
+        new = fit_within(*old, max_side)
+        if new != old:
+            todo.append((r, old, new))
     done: Counter[str] = Counter()
-    for r in tqdm(todo, desc="resize test images", file=sys.stderr, disable=not progress or not todo):
+    for r, (width, height), new in tqdm(
+        todo, desc="resize test images", file=sys.stderr, disable=not progress or not todo
+    ):
         source = Path(r["path"])
-        (width, height) = sizes[source]
-        new = fit_within(width, height, max_side)
         target = folder / r["domain"] / f"{r['image_id']}.png"
         write_image(target, resize_image(source, new))
         r["path"] = str(target)
