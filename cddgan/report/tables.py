@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from cddgan.protocols import NO_REFERENCE
+from cddgan.errors import HarnessError
+from cddgan.protocols import NO_REFERENCE, Protocol
 from cddgan.report.aggregate import summarise
 from cddgan.report.meta import MetricMeta, describe_protocol, metric_meta, order_metrics
 
@@ -138,8 +139,10 @@ def _protocol_notes(summary: pd.DataFrame) -> list[str]:
 
 def _crop_of(protocol: str) -> str:
     """The border crop of a protocol name such as 'rgb-ds-crop4' ('?' for a name this version cannot read)."""
-    tail = protocol.rsplit("crop", 1)
-    return tail[1] if len(tail) == 2 and tail[1].isdigit() else "?"
+    try:
+        return str(Protocol.from_config(protocol).crop)
+    except HarnessError:
+        return "?"
 
 
 def _images_note(summary: pd.DataFrame) -> str:
