@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import subprocess
+import sys
 
 import pytest
 import toy_method
@@ -144,3 +146,10 @@ def test_shipped_configs_resolve(name):
     c = cfg.load(REPO_ROOT / "config" / name)
     assert c["main_runs"] and all(r in c["runs"] for r in c["main_runs"])
     assert "identity" in c["runs"] and "dcp" in c["runs"]
+
+
+def test_importing_the_config_package_does_not_import_torch():
+    """The Snakefile imports cddgan.config on every parse; torch costs seconds and nothing there needs it."""
+    code = "import cddgan.config, sys; assert 'torch' not in sys.modules, 'torch imported'"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -14,7 +14,6 @@ from cddgan.config.files import DEFAULT_CONFIG, load_yaml
 from cddgan.config.schema import validate_schema
 from cddgan.config.settings import check_setting_types
 from cddgan.errors import ConfigError
-from cddgan.methods import load_plugins, method_class, resolve_settings
 
 
 def _merge(base: Mapping, override: Mapping) -> dict:
@@ -65,6 +64,8 @@ def _resolve_command_run(name: str, spec: Mapping, config: Mapping, where: str) 
 def _resolve_run(name: str, spec: Mapping, config: Mapping, where: str) -> dict:
     if "command" in spec:
         return _resolve_command_run(name, spec, config, where)
+    from cddgan.methods import method_class, resolve_settings  # here: importing the methods imports torch
+
     try:
         cls = method_class(spec["method"])
     except ConfigError as exc:
@@ -102,6 +103,8 @@ def resolve(raw: Mapping) -> dict:
     validate_schema(raw)
     config = _merge(TOP_DEFAULTS, raw)
     config["training"] = _merge(TRAINING_DEFAULTS, raw.get("training", {}))
+    from cddgan.methods import load_plugins  # here: importing the methods imports torch (1.8 s)
+
     load_plugins(config["plugins"])
     for name, spec in config["datasets"].items():
         check_dataset(name, spec)
