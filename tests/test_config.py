@@ -10,7 +10,7 @@ import pytest
 import toy_method
 
 from cddgan import config as cfg
-from cddgan.config import REPO_ROOT
+from cddgan.config import CONFIGS_DIR
 from cddgan.errors import ConfigError
 
 BASE = {
@@ -143,7 +143,7 @@ def test_disabled_runs_and_their_ablations_drop_out():
 
 @pytest.mark.parametrize("name", ["config.yaml", "smoke.yaml"])
 def test_shipped_configs_resolve(name):
-    c = cfg.load(REPO_ROOT / "config" / name)
+    c = cfg.load(CONFIGS_DIR / name)
     assert c["main_runs"] and all(r in c["runs"] for r in c["main_runs"])
     assert "identity" in c["runs"] and "dcp" in c["runs"]
 

@@ -2,8 +2,8 @@
 
 Three steps, each with errors that name the config key:
 
-1. structural validation against `workflow/schemas/config.schema.yaml` (jsonschema): types, ranges,
-   unknown keys (`schema.py`);
+1. structural validation against the shipped schema, `cddgan/schemas/config.schema.yaml` (jsonschema):
+   types, ranges, unknown keys (`schema.py`);
 2. semantic checks: methods exist, their settings are known keys, ablations override only keys their base
    run has, experiments name datasets that exist (`settings.py`, `datasets.py`, `commands.py`);
 3. resolution: defaults filled in and every ablation expanded into a run of its own, so that the rules and
@@ -16,18 +16,19 @@ from __future__ import annotations
 from cddgan.config.commands import COMMAND_PLACEHOLDERS
 from cddgan.config.datasets import check_dataset, check_dataset_roots
 from cddgan.config.defaults import EXECUTION_DEFAULTS, EXECUTION_KEYS, TOP_DEFAULTS, TRAINING_DEFAULTS
-from cddgan.config.files import DEFAULT_CONFIG, REPO_ROOT, load_yaml, parse_yaml
+from cddgan.config.files import load_yaml, parse_yaml
 from cddgan.config.resolve import _merge, load, resolve
 from cddgan.config.runs import computed_training, job_training, run_execution, run_spec
-from cddgan.config.schema import SCHEMA_PATH, validate_schema
+from cddgan.config.schema import validate_schema
 from cddgan.config.settings import check_setting_types
+from cddgan.config.shipped import CONFIGS_DIR, DEFAULT_CONFIG, SCHEMA_PATH, locate
 
 __all__ = [
     "COMMAND_PLACEHOLDERS",
+    "CONFIGS_DIR",
     "DEFAULT_CONFIG",
     "EXECUTION_DEFAULTS",
     "EXECUTION_KEYS",
-    "REPO_ROOT",
     "SCHEMA_PATH",
     "TOP_DEFAULTS",
     "TRAINING_DEFAULTS",
@@ -39,6 +40,7 @@ __all__ = [
     "job_training",
     "load",
     "load_yaml",
+    "locate",
     "parse_yaml",
     "resolve",
     "run_execution",

@@ -9,9 +9,6 @@ import yaml
 
 from cddgan.errors import ConfigError
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_CONFIG = REPO_ROOT / "config" / "config.yaml"
-
 
 class _DuplicateKey(yaml.YAMLError):
     pass

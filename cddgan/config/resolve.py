@@ -10,9 +10,10 @@ from pathlib import Path
 from cddgan.config.commands import COMMAND_PLACEHOLDERS, _check_template
 from cddgan.config.datasets import check_dataset
 from cddgan.config.defaults import EXECUTION_KEYS, TOP_DEFAULTS, TRAINING_DEFAULTS
-from cddgan.config.files import DEFAULT_CONFIG, load_yaml
+from cddgan.config.files import load_yaml
 from cddgan.config.schema import validate_schema
 from cddgan.config.settings import check_setting_types
+from cddgan.config.shipped import DEFAULT_CONFIG, locate
 from cddgan.errors import ConfigError
 
 
@@ -190,8 +191,12 @@ def resolve(raw: Mapping) -> dict:
 
 
 def load(path: str | Path | None = None, overrides: Mapping | None = None) -> dict:
-    """Read a config file (default: config/config.yaml), apply `overrides`, validate and resolve."""
-    raw = load_yaml(path or DEFAULT_CONFIG)
+    """Read a config file (default: the shipped config.yaml), apply `overrides`, validate and resolve.
+
+    A relative path not found in the working folder names a shipped config (`config/paper.yaml`): see
+    `locate`, which lets the documented commands run from any folder and from an installed package.
+    """
+    raw = load_yaml(locate(path) if path else DEFAULT_CONFIG)
     if overrides:
         raw = _merge(raw, overrides)
     return resolve(raw)

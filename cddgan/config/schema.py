@@ -8,14 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from cddgan.config.files import REPO_ROOT
+from cddgan.config.shipped import SCHEMA_PATH
 from cddgan.errors import ConfigError
 
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
-
-SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
-
 
 def _schema() -> dict:
     return yaml.safe_load(SCHEMA_PATH.read_text())
