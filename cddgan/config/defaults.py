@@ -1,71 +1,54 @@
-"""The defaults of every config key, and which training keys only say how a run executes."""
+"""The defaults of every config key, and which training keys only say how a run executes.
+
+All of it is read from the schema (`cddgan/schemas/config.schema.yaml`), the one place where a key's type
+and default are written: `default:` gives a default, `x-execution: true` marks an execution key (the
+schema's `$defs.training.$comment` says why those keys are kept out of the run spec). Reading it needs
+only PyYAML, so the training loop and the GPU machines (no jsonschema) can import these names.
+"""
 
 from __future__ import annotations
 
+import copy
+import functools
+from collections.abc import Mapping
 from typing import Any
 
-# Defaults of the shared training loop; a run's own `training:` overrides any of them.
-TRAINING_DEFAULTS: dict[str, Any] = {
-    "iterations": 1000,
-    "batch_size": 1,
-    "crop": 256,
-    "load_size": None,
-    "flip": True,
-    "lr": 2e-4,
-    "beta1": 0.5,
-    "beta2": 0.999,
-    "decay_start": 0.5,
-    "checkpoint_every": 500,
-    "log_every": 10,
-    "device": "auto",
-    "amp": False,
-    "channels_last": False,
-    "compile": False,
-    "fused_adam": False,
-    "cuda_graph": False,
-    "cudnn_benchmark": True,
-    "seeds_per_job": 1,
-    "threads": None,
-    "workers": 0,
-    "cache_images": "auto",
-    "efficiency_iterations": 5,
-}
+import yaml
 
-# Training keys that say how a run executes, not what it computes. They change a trained model at most by
-# float rounding and the device's random streams (device, threads, fused kernels, graph replay, cuDNN's
-# algorithm choice) or not at all (logging, checkpoint cadence, image decoding, the efficiency job's
-# repeats). They stay out of the run spec that Snakemake tracks and that fingerprints a checkpoint, so
-# changing them, or adding such a key here, retrains nothing and a resubmitted job resumes. The efficiency
-# job, which measures exactly these choices, does track them. `amp` (bf16) and `seeds_per_job` (a seed's
-# random draws depend on its group) change results and are part of the spec.
-EXECUTION_KEYS: frozenset[str] = frozenset(
-    {
-        "checkpoint_every",
-        "log_every",
-        "device",
-        "threads",
-        "workers",
-        "cache_images",
-        "channels_last",
-        "compile",
-        "fused_adam",
-        "cuda_graph",
-        "cudnn_benchmark",
-        "efficiency_iterations",
-    }
-)
+from cddgan.config.shipped import SCHEMA_PATH
+
+
+@functools.cache
+def load_schema() -> dict[str, Any]:
+    """The config schema, read once per process (callers must not change it)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 5x faster to import
+    return yaml.load(SCHEMA_PATH.read_text(), Loader=loader)
+
+
+def object_defaults(node: Mapping[str, Any]) -> dict[str, Any]:
+    """The defaults of an inline object schema's properties, in schema order: a property's `default:`, or
+    (for an object property without one) the defaults of its own properties, if it has any."""
+    out: dict[str, Any] = {}
+    for key, prop in node.get("properties", {}).items():
+        if "default" in prop:
+            out[key] = copy.deepcopy(prop["default"])
+        elif prop.get("properties"):
+            nested = object_defaults(prop)
+            if nested:
+                out[key] = nested
+    return out
+
+
+_SCHEMA = load_schema()
+_TRAINING = _SCHEMA["$defs"]["training"]
+
+# Defaults of the shared training loop; a run's own `training:` overrides any of them.
+TRAINING_DEFAULTS: dict[str, Any] = object_defaults(_TRAINING)
+
+# Training keys that say how a run executes, not what it computes (see the schema's `x-execution`).
+EXECUTION_KEYS: frozenset[str] = frozenset(k for k, prop in _TRAINING["properties"].items() if prop.get("x-execution"))
 EXECUTION_DEFAULTS: dict[str, Any] = {key: TRAINING_DEFAULTS[key] for key in sorted(EXECUTION_KEYS)}
 
-TOP_DEFAULTS: dict[str, Any] = {
-    "title": "cddgan-bench",
-    "results": "results",
-    "reports": "reports",
-    "seeds": [0],
-    "plugins": [],
-    "ablations": {},
-    "ablation_tables": {},
-    "published": "config/published.yaml",
-    "metrics": {"weights": {}},
-    "report": {"visual_images": 4, "zoom": [0.5, 0.5, 0.25]},
-    "resources": {},
-}
+# Top-level defaults, filled in before resolution. `training` is a reference to `$defs.training`, not an
+# inline object, so it is not among them: resolve() merges TRAINING_DEFAULTS into it on its own.
+TOP_DEFAULTS: dict[str, Any] = object_defaults(_SCHEMA)

@@ -6,16 +6,11 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
-from cddgan.config.shipped import SCHEMA_PATH
+from cddgan.config.defaults import load_schema
 from cddgan.errors import ConfigError
 
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
-
-def _schema() -> dict:
-    return yaml.safe_load(SCHEMA_PATH.read_text())
 
 
 def _key(path: Any) -> str:
@@ -54,7 +49,7 @@ def validate_schema(config: Mapping) -> None:
     # module and run where jsonschema may be missing (the lent GPU machines' image)
     from jsonschema import Draft202012Validator
 
-    validator = Draft202012Validator(_schema())
+    validator = Draft202012Validator(load_schema())
     errors = sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])
     if errors:
         lines = sorted({_describe(e) for e in errors})
