@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from cddgan import config as cfg
@@ -61,3 +62,75 @@ def test_every_training_key_has_a_default_and_the_execution_keys_are_training_ke
 def test_the_defaults_pass_their_own_schema():
     """Each default fits its key's type, range and enum: a config of nothing but defaults validates."""
     cfg.validate_schema({**cfg.TOP_DEFAULTS, "training": cfg.TRAINING_DEFAULTS, **MINIMAL})
+
+
+# Every keyword the schema uses. An unquoted comma in a YAML flow mapping (`{description: a, b}`) silently
+# makes `b` a key of its own, which jsonschema ignores: this list catches it.
+KEYWORDS = {
+    "$schema", "$defs", "$ref", "$comment", "title", "description", "type", "enum", "pattern", "minimum", "maximum",
+    "exclusiveMinimum", "minLength", "items", "minItems", "maxItems", "uniqueItems", "properties", "required",
+    "additionalProperties", "propertyNames", "minProperties", "oneOf", "anyOf", "not", "default", "x-default",
+    "x-execution",
+}
+
+
+def nodes(node: Any, path: str = "") -> list[tuple[str, dict]]:
+    """Every schema node (not the names under `properties` and `$defs`), with its path."""
+    found = []
+    if isinstance(node, dict):
+        found.append((path, node))
+        for key, child in node.items():
+            if key in ("properties", "$defs"):
+                for name, sub in child.items():
+                    found += nodes(sub, f"{path}/{key}/{name}")
+            else:
+                found += nodes(child, f"{path}/{key}")
+    elif isinstance(node, list):
+        for index, child in enumerate(node):
+            found += nodes(child, f"{path}/{index}")
+    return found
+
+
+def test_the_schema_uses_only_known_keywords():
+    odd = {f"{path}: {key}" for path, node in nodes(load_schema()) for key in node if key not in KEYWORDS}
+    assert not odd
+
+
+def test_every_key_has_a_description():
+    schema = load_schema()
+    missing = []
+    for path, node in nodes(schema):
+        for name, prop in node.get("properties", {}).items():
+            target = schema["$defs"][prop["$ref"].rsplit("/", 1)[-1]] if "$ref" in prop else {}
+            if not prop.get("description") and not target.get("description"):
+                missing.append(f"{path}/properties/{name}")
+    assert not missing
+
+
+def test_the_command_descriptions_name_every_placeholder_the_code_fills():
+    run = load_schema()["$defs"]["run"]["properties"]
+    for key, placeholders in cfg.COMMAND_PLACEHOLDERS.items():
+        assert all(f"{{{p}}}" in run[key]["description"] for p in placeholders), key
+
+
+def test_docs_configuration_md_is_the_generated_reference():
+    """Regenerate with `python -m cddgan.config.reference > docs/configuration.md` after changing the schema."""
+    from smoke import REPO
+
+    from cddgan.config.reference import render
+
+    committed = (REPO / "docs" / "configuration.md").read_text()
+    assert committed == render(), "docs/configuration.md is stale; regenerate it (see this test's docstring)"
+
+
+def test_the_reference_lists_every_key_with_its_default():
+    from cddgan.config.reference import render
+
+    text = render()
+    for key, value in cfg.TRAINING_DEFAULTS.items():
+        row = next(line for line in text.splitlines() if line.startswith(f"| `training.{key}` |"))
+        cells = [c.strip() for c in row.split(" | ")]
+        assert cells[2].strip("`") == (value if isinstance(value, str) else json.dumps(value)), row
+        assert (cells[3] == "yes") == (key in cfg.EXECUTION_KEYS), row
+    for key in cfg.TOP_DEFAULTS:
+        assert f"| `{key}` |" in text
