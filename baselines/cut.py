@@ -5,12 +5,13 @@ CUT: loss_G = lambda_gan * GAN + 0.5 * (NCE(hazy, G(hazy)) + NCE(clear, G(clear)
 FastCUT: lambda_nce = 10, no identity NCE, flip-equivariance (the generator sees a horizontally flipped
 input half of the time, and the query features are flipped back before matching the unflipped input).
 
-Optimisation over the reference (`reuse_features=True`, numerically the same losses and gradients): the
-main generator pass over cat(hazy, clear) also returns the nce-layer features of the real images, and
-those are the keys (detached); only the queries get an encoder pass, one over cat(fake, idt). The reference
-runs four encoder passes, the two key passes with autograd although the loss detaches the keys;
-`reuse_features=False` reproduces that work for the faithful-vs-optimised benchmark. With a flipped input
-the main-pass features are of the flipped image, so the keys then take one encoder pass without autograd.
+Optimisation over the reference (numerically the same losses and gradients): the main generator pass
+over cat(hazy, clear) also returns the nce-layer features of the real images, and those are the keys
+(detached); only the queries get an encoder pass, one over cat(fake, idt). The reference runs four encoder
+passes, the two key passes with autograd although the loss detaches the keys; `benchmarks/faithful.py`
+reproduces that work for the faithful-vs-optimised benchmark by overriding `main_pass` and `nce_terms`.
+With a flipped input the main-pass features are of the flipped image, so the keys then take one encoder
+pass without autograd.
 """
 
 from __future__ import annotations
@@ -22,23 +23,24 @@ import torch
 
 from cddgan.errors import ConfigError
 from cddgan.methods import GANMethod, register, set_requires_grad
-from cddgan.nn import GANLoss, PatchDiscriminator, PatchSampleF, ResnetGenerator, init_weights, patch_nce_loss
+from cddgan.nn import (
+    GANLoss,
+    PatchDiscriminator,
+    PatchSampleF,
+    ResnetGenerator,
+    init_weights,
+    parse_layers,
+    patch_nce_loss,
+    project_pairs,
+)
 
 Feats = list[torch.Tensor]
 
 
-def parse_layers(value: Any, key: str = "nce_layers") -> tuple[int, ...]:
-    """Accept ``(0, 4, 8)``, ``[0, 4, 8]`` or the reference's ``"0,4,8"``; refuse anything else by name."""
-    try:
-        items = value.split(",") if isinstance(value, str) else list(value)
-        layers = tuple(int(i) for i in items)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{key}: expected a list of generator layer indices, got {value!r}") from exc
-    if not layers:
-        raise ConfigError(f"{key}: needs at least one layer index")
-    if len(set(layers)) != len(layers):
-        raise ConfigError(f"{key}: {list(layers)} lists a layer twice; each layer's loss would count double")
-    return layers
+def nce_pairs(out: torch.Tensor, batch: int) -> list[slice]:
+    """The image pairs of CUT's NCE: [X] (hazy -> fake), or [X, Y] (clear -> idt) when `out` also holds
+    the identity half."""
+    return [slice(0, batch), slice(batch, 2 * batch)] if out.shape[0] > batch else [slice(0, batch)]
 
 
 @register("cut")
@@ -64,8 +66,8 @@ class CUT(GANMethod):
         netF_nc=256,
         use_mlp=True,
         flip_equivariance=False,
-        reuse_features=True,
     )
+    bytes_per_unit: ClassVar[float] = 20.0
 
     def build(self) -> None:
         s = self.settings
@@ -90,22 +92,18 @@ class CUT(GANMethod):
         """Features of `x` at the nce layers (the generator stops after the deepest one)."""
         return self.G(x, self.nce_layers, encode_only=True)
 
-    def nce(
-        self,
-        feats_q: Feats,
-        feats_k: Feats,
-        batch: int,
-        key_grad: bool = False,
-        negatives: Feats | None = None,
+    def nce(self, feats_q: Feats, feats_k: Feats, batch: int, negatives: Feats | None = None) -> torch.Tensor:
+        """lambda_nce * mean over layers of the mean PatchNCE loss, queries and keys projected at the same
+        positions in the reference's order (`project_pairs`). `negatives`, one (B, K, nc) tensor per layer,
+        replace the in-image negatives (NEGCUT, CDD-GAN)."""
+        q_proj, k_proj, _ = project_pairs(self.F, feats_q, feats_k, self.settings["num_patches"])
+        return self.nce_loss(q_proj, k_proj, batch, negatives)
+
+    def nce_loss(
+        self, q_proj: Feats, k_proj: Feats, batch: int, negatives: Feats | None = None
     ) -> torch.Tensor:
-        """lambda_nce * mean over layers of the mean PatchNCE loss. The keys draw the patch positions first
-        (the reference's RNG order); their projection runs without autograd unless `key_grad` (the
-        reference's wasted work: the loss detaches the keys, so no gradient flows there either way).
-        `negatives`, one (B, K, nc) tensor per layer, replace the in-image negatives (NEGCUT, CDD-GAN)."""
+        """lambda_nce * mean over layers of the mean PatchNCE loss of projected queries and keys."""
         s = self.settings
-        with torch.set_grad_enabled(key_grad and torch.is_grad_enabled()):
-            k_proj, ids = self.F(feats_k, s["num_patches"])
-        q_proj, _ = self.F(feats_q, s["num_patches"], ids)
         negs = negatives if negatives is not None else [None] * len(q_proj)
         losses = [
             patch_nce_loss(q, k, batch, s["nce_t"], negatives=n).mean()
@@ -126,16 +124,19 @@ class CUT(GANMethod):
         idt = bool(s["nce_idt"]) and use_nce
         real = torch.cat((hazy, clear)) if idt else hazy
         inp = real.flip(3) if flipped else real
-        reuse = bool(s["reuse_features"]) and use_nce
-        out, main_feats = self.G(inp, self.nce_layers) if reuse else (self.G(inp), [])
+        out, main_feats = self.main_pass(inp, use_nce)
         fake = out[:b]
 
         yield ("D", *self.d_loss(fake, clear))
 
         set_requires_grad(self.D, False)  # no weight gradients for D during the G update
-        nces = self.nce_terms(real, out, main_feats, b, flipped, reuse) if use_nce else []
+        nces = self.nce_terms(real, out, main_feats, b, flipped) if use_nce else []
         yield ("G", *self.g_loss(fake, nces))
         set_requires_grad(self.D, True)
+
+    def main_pass(self, x: torch.Tensor, with_features: bool) -> tuple[torch.Tensor, Feats]:
+        """G over the real images; with `with_features` also their nce-layer features, the keys (one pass)."""
+        return self.G(x, self.nce_layers) if with_features else (self.G(x), [])
 
     def d_loss(self, fake: torch.Tensor, clear: torch.Tensor) -> tuple[torch.Tensor, dict]:
         """The discriminator's loss 0.5 (fake term + real term), with both terms for the log."""
@@ -160,19 +161,10 @@ class CUT(GANMethod):
         return torch.stack(terms).sum(), logs
 
     def nce_terms(
-        self, real: torch.Tensor, out: torch.Tensor, main_feats: Feats, b: int, flipped: bool, reuse: bool
+        self, real: torch.Tensor, out: torch.Tensor, main_feats: Feats, b: int, flipped: bool
     ) -> list[torch.Tensor]:
-        """[NCE(hazy, fake)] or [NCE(hazy, fake), NCE(clear, idt)] when `out` also holds the identity half;
-        patch positions are drawn in the reference's order (pair X, then pair Y) in both paths."""
-        halves = [slice(0, b), slice(b, 2 * b)] if out.shape[0] > b else [slice(0, b)]
-        if not reuse:  # the reference: a query pass and a key pass per pair, all with autograd
-            terms = []
-            for h in halves:
-                feat_q = self.encode(out[h])
-                if flipped:
-                    feat_q = [f.flip(3) for f in feat_q]
-                terms.append(self.nce(feat_q, self.encode(real[h]), b, key_grad=True))
-            return terms
+        """[NCE(hazy, fake)] or [NCE(hazy, fake), NCE(clear, idt)] (`nce_pairs`): one query pass over `out`
+        with autograd, the keys from the main pass; patch positions drawn in the reference's order."""
         q_all = self.encode(out)  # one query pass over cat(fake, idt), with autograd
         if flipped:
             q_all = [f.flip(3) for f in q_all]
@@ -180,7 +172,7 @@ class CUT(GANMethod):
                 k_all = self.encode(real)
         else:
             k_all = [f.detach() for f in main_feats]
-        return [self.nce([f[h] for f in q_all], [f[h] for f in k_all], b) for h in halves]
+        return [self.nce([f[h] for f in q_all], [f[h] for f in k_all], b) for h in nce_pairs(out, b)]
 
 
 @register("fastcut")

@@ -14,6 +14,7 @@ class Identity(Method):
     """Return the hazy input unchanged."""
 
     defaults: ClassVar[dict[str, Any]] = {}
+    reference_floor: ClassVar[bool] = True  # a reference row (the hazy input itself), not a ranked method
 
     def dehaze(self, hazy: torch.Tensor) -> torch.Tensor:
         return hazy

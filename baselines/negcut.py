@@ -25,7 +25,7 @@ Choices where the reference leaves room, each for a reason:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 import torch
@@ -33,7 +33,7 @@ import torch
 from baselines.cut import CUT
 from cddgan.errors import ConfigError
 from cddgan.methods import register, set_requires_grad
-from cddgan.nn import init_weights
+from cddgan.nn import init_weights, project_pairs
 from cddgan.nn.negatives import (
     AdversarialNegatives,
     check_diversity,
@@ -47,12 +47,18 @@ class NEGCUT(CUT):
     """CUT + adversarial negative generators (NEGCUT mode: identity NCE on, lambda_nce 1)."""
 
     defaults: ClassVar[dict[str, Any]] = {
-        **{k: v for k, v in CUT.defaults.items() if k not in ("flip_equivariance", "reuse_features")},
+        **{k: v for k, v in CUT.defaults.items() if k != "flip_equivariance"},
         "num_negatives": 256,
         "noise_dim": 64,
         "ema": 0.9,
         "lambda_div": 1.0,
     }
+    bytes_per_unit: ClassVar[float] = 30.0
+
+    @classmethod
+    def ablation_axes(cls, settings: Mapping[str, Any]) -> dict[str, float]:
+        """The number of generated negatives per image and layer, the x axis of a negatives ablation."""
+        return {"negatives": float(settings["num_negatives"])}
 
     def build(self) -> None:
         s = self.settings
@@ -82,9 +88,7 @@ class NEGCUT(CUT):
 
         if use_nce:
             keys = [f.detach() for f in keys]
-            with torch.no_grad():  # keys first: the reference's order of drawing patch positions
-                k, ids = self.F(keys, s["num_patches"])
-            q, _ = self.F(self.encode(out), s["num_patches"], ids)
+            q, k, _ = project_pairs(self.F, self.encode(out), keys, s["num_patches"])
             pooled = self.N.embed(self.F, keys)
             noise = self.N.draw_noise(real.shape[0], real.device)
 

@@ -1,8 +1,9 @@
 """Training-step time and peak memory per method and crop size: the harness's step vs a faithful one.
 
-The faithful step is the plain float32 reference: the same method with its reference-work flag
-(`reuse_features: false` for the PatchNCE methods: keys recomputed with autograd in separate encoder
-passes; `batched: false` for CycleGAN: six separate generator passes) and none of the speed options. The
+The faithful step is the plain float32 reference: the method's reference-work variant from
+`benchmarks/faithful.py` (CUT and FastCUT: keys recomputed with autograd in separate encoder passes;
+CycleGAN: six separate generator passes), or the method itself where it has none, and none of the speed
+options. The
 harness step uses the method's defaults plus the options given (--amp, --channels-last, --fused-adam,
 --compile, --cuda-graph). Both run through `cddgan.step.TrainStep`, exactly what the training loop runs.
 Each measurement runs in a fresh process so that its peak memory is its own. The batch lives on the
@@ -38,7 +39,6 @@ import warnings
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-FAITHFUL_FLAGS = {"reuse_features": False, "batched": False}
 
 
 def measure(job: dict) -> dict:
@@ -67,7 +67,7 @@ def measure(job: dict) -> dict:
         "peak_mb": peak,
         "device_name": name,
         "torch": torch.__version__,
-        "has_flag": any(k in type(method).defaults for k in FAITHFUL_FLAGS),
+        "has_flag": _faithful_class(job["method"]) is not None,
         "graph": bool(step.graphs),
         "warnings": sorted({str(w.message)[:300] for w in seen}),
     }
@@ -117,11 +117,18 @@ def build_step(job: dict, variant: str, seed: int = 0):
     cls = method_class(job["method"])
     settings = {k: v for k, v in job["settings"].items() if k in cls.defaults}
     if variant == "faithful":
-        settings.update({k: v for k, v in FAITHFUL_FLAGS.items() if k in cls.defaults})
+        cls = _faithful_class(job["method"]) or cls
     seed_everything(seed)
     method = cls(settings, device).to(device)
     options = {} if variant == "faithful" else job["training"]
     return method, TrainStep(method, {**TRAINING_DEFAULTS, **options, "iterations": 10**6}, torch.device(device))
+
+
+def _faithful_class(method: str):
+    """The method's reference-work variant (benchmarks/faithful.py), or None if its step is the reference's."""
+    from faithful import FAITHFUL  # this folder is on sys.path when run as a script
+
+    return FAITHFUL.get(method)
 
 
 def check(job: dict) -> dict:
@@ -483,7 +490,7 @@ def main() -> None:
             f = row.get("faithful", {})
             faithful = f"{f['ms']:.1f}" if f.get("has_flag") and "ms" in f else "–"
             ratio = f"{f['ms'] / h['ms']:.2f}" if f.get("has_flag") and "ms" in f else "–"
-            if "ms" in f and not f.get("has_flag"):  # no reference-work flag: faithful = plain float32
+            if "ms" in f and not f.get("has_flag"):  # no reference-work variant: faithful = plain float32
                 faithful, ratio = f"{f['ms']:.1f}", f"{f['ms'] / h['ms']:.2f}"
             print(
                 f"| {method} | {size} | {h['ms']:.1f} | {1000 / h['ms']:.2f} | {h['peak_mb']:.0f} | "

@@ -32,7 +32,8 @@ from cddgan.data.manifest import read_manifest
 from cddgan.data.unpaired import UnpairedSampler
 from cddgan.errors import DivergenceError, HarnessError
 from cddgan.io import atomic_path
-from cddgan.methods import GANMethod, load_plugins, method_class
+from cddgan.methods.base import GANMethod
+from cddgan.methods.registry import build_method
 from cddgan.step import TrainStep
 
 Log = Callable[[str], None]
@@ -69,16 +70,6 @@ def spec_fingerprint(spec: Mapping[str, Any], manifest_path: Path) -> str:
     digest = hashlib.sha256(json.dumps(computed, sort_keys=True, default=str).encode())
     digest.update(Path(manifest_path).read_bytes())
     return digest.hexdigest()[:16]
-
-
-def build_method(spec: Mapping[str, Any], device: torch.device) -> GANMethod:
-    """Instantiate the run's method on `device` (used by training, dehazing and efficiency)."""
-    load_plugins(spec.get("plugins", ()))
-    cls = method_class(spec["method"])
-    method = cls(spec["settings"], device)
-    if isinstance(method, torch.nn.Module):
-        method.to(device)
-    return method
 
 
 def _rng_state() -> dict:

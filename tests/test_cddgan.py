@@ -1,4 +1,4 @@
-"""CDD-GAN (cddgan/model.py): with its switches off it is CycleGAN (losses and gradients equal, weights
+"""CDD-GAN (cddgan/methods/cddgan.py): with its switches off it is CycleGAN (losses and gradients equal, weights
 copied); with PatchNCE alone it is CycleGAN + PatchNCE computed here independently; the clear-exemplar term
 matches embeddings computed here; the negative generators' update raises the loss they are trained against
 and the G/F update lowers it; the queue grows the negative set FIFO; noise-only negatives never train; a
@@ -13,7 +13,7 @@ from test_negcut import adversarial_checks, batch, checkpoint_round_trip, iterat
 from baselines.cyclegan import CycleGAN
 from cddgan.errors import ConfigError
 from cddgan.methods import method_class
-from cddgan.model import CDDGAN
+from cddgan.methods.cddgan import CDDGAN
 from cddgan.nn import patch_nce_loss
 from cddgan.nn.negatives import exemplar_loss, image_embedding
 
@@ -168,7 +168,7 @@ def test_clear_exemplar_term_matches_embeddings_computed_independently(lambda_id
 
 
 def test_clear_term_takes_the_generated_negatives_of_the_deepest_layer_and_the_queue(monkeypatch):
-    import cddgan.model as model
+    import cddgan.methods.cddgan as model
 
     torch.manual_seed(0)
     m = CDDGAN({**TINY, "lambda_nce": 0.0, "nce_layers": (8, 0, 4)})  # CLEAR is the only contrastive term

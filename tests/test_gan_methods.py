@@ -1,10 +1,13 @@
 """CUT, FastCUT and CycleGAN driven the way the training loop drives them: update order, frozen
-discriminators, the feature-reuse path against the reference's four encoder passes, CycleGAN's batched
-passes against the six separate ones written out here, and a tiny overfitting run per method."""
+discriminators, the feature-reuse path against the reference's four encoder passes (benchmarks/faithful.py),
+CycleGAN's batched passes against the six separate ones written out here and in benchmarks/faithful.py, and
+a tiny overfitting run per method."""
 
 from __future__ import annotations
 
 import copy
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -14,6 +17,9 @@ from baselines.cut import CUT, FastCUT
 from baselines.cyclegan import CycleGAN
 from cddgan.errors import ConfigError
 from cddgan.methods import method_class
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from faithful import FaithfulCUT, FaithfulCycleGAN, FaithfulFastCUT  # benchmarks/, put on the path above
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -160,8 +166,8 @@ def _flip_seeds() -> dict[bool, int]:
 def test_reused_features_give_the_reference_losses_and_gradients(cls, flip):
     seed = _flip_seeds()[flip] if cls is FastCUT else 5
     torch.manual_seed(0)
-    fast = cls({**TINY_CUT, "reuse_features": True})
-    slow = cls({**TINY_CUT, "reuse_features": False})
+    fast = cls(TINY_CUT)
+    slow = {CUT: FaithfulCUT, FastCUT: FaithfulFastCUT}[cls](TINY_CUT)
     slow.load_state_dict(fast.state_dict())
     hazy, clear = batch(1, n=2)
     got = one_step_grads(fast, hazy, clear, seed)
@@ -183,7 +189,7 @@ def test_reuse_path_runs_one_query_pass_and_projects_keys_without_autograd():
     torch.manual_seed(0)
     counts = {}
     for reuse in (True, False):
-        m = CUT({**TINY_CUT, "reuse_features": reuse})
+        m = (CUT if reuse else FaithfulCUT)(TINY_CUT)
         g_calls: list[int] = []
         f_calls: list[bool] = []
         m.G.register_forward_hook(lambda mod, args, out, calls=g_calls: calls.append(args[0].shape[0]))
@@ -263,10 +269,11 @@ def test_cyclegan_batched_passes_equal_the_six_separate_passes():
 
 
 def test_cyclegan_unbatched_flag_gives_the_same_step():
-    """`batched=False` (the benchmark's faithful path) computes the same losses and gradients."""
+    """The reference's separate passes (`FaithfulCycleGAN`, the benchmark's faithful path) compute the same
+    losses and gradients."""
     torch.manual_seed(0)
     fast = CycleGAN(TINY_CYCLE).double()
-    slow = CycleGAN({**TINY_CYCLE, "batched": False}).double()
+    slow = FaithfulCycleGAN(TINY_CYCLE).double()
     slow.load_state_dict(fast.state_dict())
     a, b = (x.double() for x in batch(4))
     for (g1, l1, logs1, grads1), (g2, l2, logs2, grads2) in zip(

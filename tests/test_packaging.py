@@ -12,7 +12,8 @@ from smoke import REPO
 
 from cddgan.cli import build_parser
 from cddgan.errors import ConfigError
-from cddgan.methods import _REGISTRY, Method, load_plugins, method_class, register
+from cddgan.methods import Method, load_plugins, method_class, register
+from cddgan.methods.registry import _REGISTRY
 
 SUBCOMMANDS = sorted(build_parser()._subparsers._group_actions[0].choices)
 

@@ -1,6 +1,7 @@
 """PatchNCE (Park et al., ECCV 2020): projection heads that sample feature patches, and the InfoNCE loss.
 
-Why here, not in a method file: CUT, FastCUT, NEGCUT and CDD-GAN all use these two pieces; the last two
+Why here, not in a method file: CUT, FastCUT, NEGCUT and CDD-GAN all use these pieces (the heads, the
+loss, `project_pairs`, which wires them in the references' order, and `parse_layers`); the last two
 replace the in-image negatives by generated ones (`negatives=`).
 
 Conventions shared by both pieces: a projected layer is a (B*P, C) tensor, image-major (rows b*P .. b*P+P-1
@@ -10,10 +11,27 @@ belong to image b), P patches per image, the same P positions for every image of
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from cddgan.errors import ConfigError
+
+
+def parse_layers(value: Any, key: str = "nce_layers") -> tuple[int, ...]:
+    """Accept ``(0, 4, 8)``, ``[0, 4, 8]`` or the reference's ``"0,4,8"``; refuse anything else by name."""
+    try:
+        items = value.split(",") if isinstance(value, str) else list(value)
+        layers = tuple(int(i) for i in items)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{key}: expected a list of generator layer indices, got {value!r}") from exc
+    if not layers:
+        raise ConfigError(f"{key}: needs at least one layer index")
+    if len(set(layers)) != len(layers):
+        raise ConfigError(f"{key}: {list(layers)} lists a layer twice; each layer's loss would count double")
+    return layers
 
 
 def l2_normalize(x: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
@@ -87,6 +105,22 @@ class PatchSampleF(nn.Module):
             out.append(l2_normalize(mlp(sample)))
             ids_out.append(ids)
         return out, ids_out
+
+
+def project_pairs(
+    heads: PatchSampleF, feats_q: Sequence[torch.Tensor], feats_k: Sequence[torch.Tensor], num_patches: int
+) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
+    """Project query and key features at the same random positions: (queries, keys, positions).
+
+    The keys draw the positions first and the queries reuse them, the references' order of random draws
+    (so a seed gives the reference's patches). The keys are projected without autograd: the loss detaches
+    them, so a graph there would be work for nothing. Key rows may outnumber query rows (CDD-GAN appends
+    its clear exemplar to the keys); the positions are per layer, shared by every image.
+    """
+    with torch.no_grad():
+        k, ids = heads(feats_k, num_patches)
+    q, _ = heads(feats_q, num_patches, ids)
+    return q, k, ids
 
 
 def patch_nce_loss(

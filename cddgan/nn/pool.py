@@ -1,7 +1,7 @@
 """CycleGAN's history of generated images (Shrivastava et al.): D sees a mix of current and past fakes.
 
 Why not an `nn.Module` buffer: the history is training state, not model weights. It belongs in the
-training checkpoint (the owning method returns it from `extra_state()`, which `cddgan.train` saves and
+training checkpoint (the owning method returns it from `extra_state()`, which `cddgan.training` saves and
 restores) but not in model.pt, where 2 x 50 crops would outweigh the networks.
 
 Why on the device: the stored images, the fill count and the coin flips all live where the images are

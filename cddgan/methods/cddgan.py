@@ -1,7 +1,7 @@
 """CDD-GAN (Chen et al., ECCV 2022): contrastive disentanglement in a CycleGAN, with adversarial negatives.
 
-No official code or full text exists for us; this is the reading in `docs/cddgan.md` (sources in
-`../shared/paper/methods.md`). Domain A = hazy, B = clear; `G_AB` dehazes, `G_BA` adds haze.
+No official code or full text exists for us; this is the reading in `docs/cddgan.md`, which lists its
+sources. Domain A = hazy, B = clear; `G_AB` dehazes, `G_BA` adds haze.
 
 loss_G = CycleGAN's loss (GAN both ways, L1 cycle x lambda_A/B, identity x lambda_identity)
          + lambda_nce * (NCE_AB + NCE_BA)
@@ -35,8 +35,9 @@ reused by both updates; only the generators' small MLPs run again after their up
 
 With lambda_nce = 0, neg_generators = False and lambda_clear = 0 the losses are CycleGAN's exactly (the
 networks too with antialias = False, init_type = normal); only the update order differs (D first). The
-class extends `baselines.cyclegan.CycleGAN` for its discriminator loss, image pools (training state in
-`extra_state`, not in the weights) and `translate`.
+class extends the cycle pair of `cddgan.methods.cycle`, which the CycleGAN baseline extends too, for its
+networks, generator passes and terms, discriminator loss, image pools (training state in `extra_state`,
+not in the weights) and `translate`; PatchNCE's pieces are `cddgan.nn.patchnce`'s, as CUT's are.
 
 Choices where the paper is silent (the reasons are in docs/cddgan.md):
 - network defaults of the CUT / NEGCUT code base the authors built on: anti-aliased, xavier init;
@@ -51,16 +52,16 @@ Choices where the paper is silent (the reasons are in docs/cddgan.md):
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 import torch
 
-from baselines.cut import parse_layers
-from baselines.cyclegan import CycleGAN
 from cddgan.errors import ConfigError
-from cddgan.methods import register, set_requires_grad
-from cddgan.nn import GANLoss, ImagePool, PatchDiscriminator, PatchSampleF, ResnetGenerator, init_weights
+from cddgan.methods.base import set_requires_grad
+from cddgan.methods.cycle import CyclePair
+from cddgan.methods.registry import register
+from cddgan.nn import PatchSampleF, ResnetGenerator, init_weights, parse_layers, project_pairs
 from cddgan.nn.negatives import (
     AdversarialNegatives,
     check_diversity,
@@ -88,11 +89,13 @@ class _Contrast:
 
 
 @register("cddgan")
-class CDDGAN(CycleGAN):
+class CDDGAN(CyclePair):
     """CycleGAN + PatchNCE per direction + adversarial negative generators + queue + clear exemplars."""
 
+    bytes_per_unit: ClassVar[float] = 40.0
+
     defaults: ClassVar[dict[str, Any]] = {
-        **CycleGAN.defaults,
+        **CyclePair.defaults,
         # networks: the CUT / NEGCUT code base CDD-GAN is built on (anti-aliased, xavier)
         "antialias": True,
         "antialias_up": True,
@@ -130,13 +133,7 @@ class CDDGAN(CycleGAN):
         if self.use_neg:
             check_diversity(s["num_negatives"], s["lambda_div"], self.name)
 
-        def generator() -> ResnetGenerator:
-            return ResnetGenerator(3, 3, s["ngf"], s["n_blocks"], s["antialias"], s["antialias_up"])
-
-        self.G_AB, self.G_BA = generator(), generator()
-        self.D_A = PatchDiscriminator(3, s["ndf"], s["n_layers_D"], s["antialias"])
-        self.D_B = PatchDiscriminator(3, s["ndf"], s["n_layers_D"], s["antialias"])
-        nets: list[torch.nn.Module] = [self.G_AB, self.G_BA, self.D_A, self.D_B]
+        nets = self.build_pair(s["antialias"], s["antialias_up"])
         channels = self.G_AB.channels(self.nce_layers)
         # heads and negatives only where a loss uses them, so that switched-off parts cost nothing
         self.F_AB = PatchSampleF(channels, s["netF_nc"]) if self.use_nce or self.use_clear else None
@@ -146,9 +143,14 @@ class CDDGAN(CycleGAN):
             init_weights(net, s["init_type"], s["init_gain"])
         self.N_AB = self._negatives(self.F_AB)
         self.N_BA = self._negatives(self.F_BA)
-        self.pool_A, self.pool_B = ImagePool(s["pool_size"]), ImagePool(s["pool_size"])
-        self.gan = GANLoss(s["gan_mode"])
+        self.build_pools()
         self.to(self.device)
+
+    @classmethod
+    def ablation_axes(cls, settings: Mapping[str, Any]) -> dict[str, float]:
+        """The number of generated negatives per image and layer (0: no negative generators), the x axis
+        of the negatives ablation."""
+        return {"negatives": float(settings["num_negatives"]) if settings["neg_generators"] else 0.0}
 
     def _negatives(self, heads: PatchSampleF | None) -> AdversarialNegatives | None:
         s = self.settings
@@ -186,28 +188,20 @@ class CDDGAN(CycleGAN):
     def step(self, hazy: torch.Tensor, clear: torch.Tensor) -> Iterator[tuple[str, torch.Tensor, dict]]:
         s = self.settings
         a, b, n = hazy, clear, hazy.shape[0]
-        use_idt = s["lambda_identity"] > 0
         layers_ab = self.nce_layers if self.F_AB is not None else ()
         layers_ba = self.nce_layers if self.F_BA is not None else ()
-        # pass 1: G_AB(a) = fake_b, G_AB(b) = idt; pass 2: G_BA(fake_b, b, a) = rec_a, fake_a, idt; pass 3
-        out_ab, feats_ab = self._forward(self.G_AB, torch.cat((a, b)) if use_idt else a, layers_ab)
-        fake_b = out_ab[:n]
-        x_ba = torch.cat((fake_b, b, a)) if use_idt else torch.cat((fake_b, b))
-        out_ba, feats_ba = self._forward(self.G_BA, x_ba, layers_ba)
-        rec_a, fake_a = out_ba[:n], out_ba[n : 2 * n]
-        rec_b = self.G_AB(fake_a)
+        # the cycle pair's three passes, the first two also returning the encoder features
+        passes = self.cycle_passes(a, b, layers_ab, layers_ba)
 
-        set_requires_grad([self.D_A, self.D_B], True)
-        loss_d_b = self._d_loss(self.D_B, b, self.pool_B.query(fake_b.detach()))
-        loss_d_a = self._d_loss(self.D_A, a, self.pool_A.query(fake_a.detach()))
-        yield "D", loss_d_a + loss_d_b, {"D_A": loss_d_a.detach(), "D_B": loss_d_b.detach()}
+        yield ("D", *self.discriminator_update(a, b, passes))
 
         ab = ba = None
         if self.F_AB is not None:
             exemplar = b if self.use_clear else None
-            ab = self._contrast(self.G_AB, self.F_AB, self.N_AB, fake_b, feats_ab, exemplar)
+            ab = self._contrast(self.G_AB, self.F_AB, self.N_AB, passes.fake_b, passes.feats_ab, exemplar)
         if self.F_BA is not None:
-            ba = self._contrast(self.G_BA, self.F_BA, self.N_BA, fake_a, [f[n : 2 * n] for f in feats_ba])
+            feats_b = [f[n : 2 * n] for f in passes.feats_ba]
+            ba = self._contrast(self.G_BA, self.F_BA, self.N_BA, passes.fake_a, feats_b)
         dirs = [c for c in (ab, ba) if c is not None and c.negatives is not None]
 
         if self.train_neg:
@@ -220,8 +214,7 @@ class CDDGAN(CycleGAN):
                     c.negatives = c.neg(c.pooled, c.noise)
 
         set_requires_grad([self.D_A, self.D_B], False)
-        idt_a, idt_b = (out_ab[n:], out_ba[2 * n :]) if use_idt else (None, None)
-        logs = self.generator_terms(a, b, fake_a, fake_b, rec_a, rec_b, idt_a, idt_b)
+        logs = self.generator_terms(a, b, passes)
         loss_g = torch.stack(list(logs.values())).sum()
         if ab is not None:
             total, parts = self._contrastive(ab, ba, detach_queries=False)
@@ -231,10 +224,6 @@ class CDDGAN(CycleGAN):
         set_requires_grad([self.D_A, self.D_B], True)
         for c in dirs:
             c.neg.queue.push(c.negatives)
-
-    @staticmethod
-    def _forward(g: ResnetGenerator, x: torch.Tensor, layers: tuple[int, ...]) -> tuple[torch.Tensor, Layers]:
-        return g(x, layers) if layers else (g(x), [])
 
     def _contrast(
         self,
@@ -255,9 +244,7 @@ class CDDGAN(CycleGAN):
             with torch.no_grad():
                 extra = g(exemplar, self.nce_layers, encode_only=True)
             keys = [torch.cat((k, e)) for k, e in zip(keys, extra, strict=True)]
-        with torch.no_grad():  # keys first: positions drawn from the keys, as CUT
-            k, ids = heads(keys, s["num_patches"])
-        q, _ = heads(g(fake, self.nce_layers, encode_only=True), s["num_patches"], ids)
+        q, k, ids = project_pairs(heads, g(fake, self.nce_layers, encode_only=True), keys, s["num_patches"])
         c = _Contrast(q, k, n, neg)
         if neg is not None:
             c.pooled = neg.embed(heads, [f[:n] for f in keys], ids)
