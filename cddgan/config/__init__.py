@@ -9,10 +9,14 @@ Three steps, each with errors that name the config key:
 3. resolution: defaults filled in and every ablation expanded into a run of its own, so that the rules and
    the report only ever see a flat `runs` mapping (`resolve.py`). The resolved config is what the report
    snapshots. `runs.py` splits a resolved run into what it computes and how its jobs execute.
+
+`cache.py` gives the Snakefile the same resolution without importing torch: cached on disk, resolved in
+a child process (`__main__.py`) on a miss.
 """
 
 from __future__ import annotations
 
+from cddgan.config.cache import resolve_cached
 from cddgan.config.commands import COMMAND_PLACEHOLDERS
 from cddgan.config.datasets import check_dataset, check_dataset_roots
 from cddgan.config.defaults import EXECUTION_DEFAULTS, EXECUTION_KEYS, TOP_DEFAULTS, TRAINING_DEFAULTS
@@ -43,6 +47,7 @@ __all__ = [
     "locate",
     "parse_yaml",
     "resolve",
+    "resolve_cached",
     "run_execution",
     "run_spec",
     "validate_schema",
