@@ -1,7 +1,8 @@
 """Where the numbers came from: code version, configuration, software, hardware and time per job.
 
 git runs as a subprocess in the checkout that holds this code (the workflow's code version; the working
-directory may be anywhere, e.g. a scratch folder on a cluster's shared disk);
+directory may be anywhere, e.g. a scratch folder on a cluster's shared disk); an installed package (no
+checkout) states its version instead;
 package versions come from `importlib.metadata`, hardware from `platform` and `torch.cuda`, job times from
 Snakemake's benchmark TSV files (read with pandas).
 """
@@ -27,6 +28,7 @@ PACKAGES = ("cddgan-bench", "torch", "torchvision", "numpy", "scipy", "pillow", 
             "fade-python", "pandas", "matplotlib", "seaborn", "jinja2", "snakemake", "pyyaml")
 
 
+# The folder that holds the `cddgan` package: a checkout's root, or site-packages for an installed wheel.
 CODE_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -44,6 +46,37 @@ def git_info(cwd: Path | None = None) -> dict[str, str]:
         return {"commit": "unknown", "dirty": "unknown"}
     status = git("status", "--porcelain", "--untracked-files=all")
     return {"commit": commit, "dirty": "unknown" if status is None else _describe_status(status)}
+
+
+def installed_version() -> str:
+    """The version of cddgan-bench: its installed distribution's, else the package's own `__version__`."""
+    try:
+        return metadata.version("cddgan-bench")
+    except metadata.PackageNotFoundError:
+        from cddgan import __version__
+
+        return f"{__version__} (no installed distribution)"
+
+
+def code_version(code_root: Path = CODE_ROOT) -> dict[str, str]:
+    """The code version the report states: `commit`, `dirty` and `version`.
+
+    In a checkout, git's commit and changes (`git_info`). A package installed with `pip install .` has no
+    checkout beside it (and git, asked there, would report any repository that happens to enclose
+    site-packages), so it says so and gives the installed version. Where git fails, the report says that
+    too, never a bare "unknown".
+    """
+    version = installed_version()
+    if not (Path(code_root) / ".git").exists():  # a folder, or a file in a worktree or submodule
+        note = f"not a git checkout: cddgan-bench {version} installed in {code_root}"
+        return {"commit": note, "dirty": "not a git checkout (the installed files)", "version": version}
+    info = git_info(code_root)
+    failed = f"unknown: git could not read the checkout {code_root} (is git installed?)"
+    return {
+        "commit": failed if info["commit"] == "unknown" else info["commit"],
+        "dirty": failed if info["dirty"] == "unknown" else info["dirty"],
+        "version": version,
+    }
 
 
 # Untracked files that can change results; logs and notes beside the checkout do not count.
@@ -212,7 +245,7 @@ def provenance(config: Mapping, results_dir: Path) -> dict:
     runs = config.get("runs", {}) or {}
     return {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "git": git_info(CODE_ROOT),
+        "git": code_version(CODE_ROOT),
         "extra_rules": extra_rules(CODE_ROOT),
         "seeds": {"default": list(config.get("seeds", [])),
                   "per run": {name: list(spec.get("seeds", [])) for name, spec in runs.items()}},
