@@ -6,14 +6,14 @@ it; too much and it waits longer in the queue. A GAN's cost grows with the crop,
 them. Precedence, lowest first: this estimate, the config's `resources.train` (or `resources.light`),
 the run's own `resources:`. On the command line `--set-resources train:mem_mb=...` beats all of them.
 
-The estimate (constants below; measured on the CPU, peak RSS of `cddgan.train.Trainer`, see
-docs/cluster.md):
+The estimate (constants below; measured on the CPU, peak RSS of `cddgan.training.loop.Trainer`, see
+docs/cluster.md; `bytes_per_unit` is the method's own fact, `cddgan.methods.base.Method.bytes_per_unit`):
 
     units     = batch_size * crop**2 * ngf * (n_blocks + 20)      # activation volume of one iteration
-    train_mb  = 300 + BYTES_PER_UNIT[method] * units / 2**20      # activations, gradients, Adam state
+    train_mb  = 300 + bytes_per_unit * units / 2**20              # activations, gradients, Adam state
     host_mb   = framework (1000; 3000 with CUDA) + image cache (2048) + train_mb on the CPU
     mem_mb    = host_mb * 1.25, rounded up to 500 MB; multiplied by the attempt on retries
-    s_per_it  = 0.02 + BYTES_PER_UNIT[method] * units * (GPU_S | CPU_S / cpus)
+    s_per_it  = 0.02 + bytes_per_unit * units * (GPU_S | CPU_S / cpus)
     runtime   = 2 * (2 min + iterations * s_per_it), in minutes, rounded up to 5, at least 10
 
 Dehaze and evaluate jobs also follow the size of their test images, once `make_data` has recorded it
@@ -42,16 +42,6 @@ from cddgan.data.manifest import sidecar_path
 from cddgan.data.unpaired import AUTO_CACHE_BYTES
 from cddgan.errors import ConfigError
 
-# Bytes of training memory per activation unit, fitted to peak RSS at (crop, ngf, n_blocks) = (128, 32, 4)
-# and (256, 64, 9). Methods not listed (plugins) get the largest value.
-BYTES_PER_UNIT: dict[str, float] = {
-    "cyclegan": 25.0,
-    "cut": 20.0,
-    "fastcut": 20.0,
-    "negcut": 30.0,
-    "cddgan": 40.0,
-}
-UNKNOWN_BYTES_PER_UNIT = 40.0
 FIXED_TRAIN_MB = 300  # networks' buffers, optimiser bookkeeping, the sampler
 FRAMEWORK_MB = {"cpu": 1000, "cuda": 3000}  # Python + torch (+ CUDA libraries and context) resident memory
 CACHE_MB = AUTO_CACHE_BYTES // 2**20  # `cache_images: auto` caches training sets under this size
@@ -72,11 +62,10 @@ MIN_RUNTIME_MIN = 10
 # One test image through a method, or through the metrics, per megapixel of the largest test image: peak
 # memory growth on the CPU, and seconds on one thread per megapixel of the whole test split. Measured with
 # benchmarks/bench_test_size.py (docs/benchmarks.md, "One full-size test image"; two threads there, so the
-# seconds are doubled here). Generators: keyed by `antialias_up` (CUT's layout upsamples at full size), at
-# ngf 64; memory scales with ngf, time with ngf^2.
+# seconds are doubled here). Generators: keyed by the method's `full_resolution_upsampling` fact (CUT's
+# layout upsamples at full size, CycleGAN's does not), at ngf 64; memory scales with ngf, time with ngf^2.
 GENERATOR_MB_PER_MP = {True: 1750.0, False: 900.0}
 GENERATOR_S_PER_MP = {True: 34.0, False: 24.0}
-PLAIN_LAYOUT_METHODS = ("cyclegan",)  # no `antialias_up` setting, never anti-aliased; plugins: assume it is
 TRAINING_FREE_MB_PER_MP = 200.0  # DCP: 120-160
 TRAINING_FREE_S_PER_MP = 1.0  # DCP: 0.4 with two threads
 EVALUATE_MB_PER_MP = 350.0  # PSNR, SSIM, CIEDE2000 (float64 Lab) and FADE: 317-336
@@ -109,6 +98,17 @@ def activation_units(settings: Mapping[str, Any], training: Mapping[str, Any]) -
     return int(training["batch_size"]) * int(training["crop"]) ** 2 * ngf * (n_blocks + 20)
 
 
+def run_facts(run: Mapping[str, Any]) -> Mapping[str, Any]:
+    """What a run's method says about itself (`cddgan.methods.base.Method.facts`): carried by every run of a
+    resolved config; a hand-written run without them asks its method's class."""
+    if "facts" in run:
+        return run["facts"]
+    from cddgan.methods.registry import method_class  # here: importing the methods imports torch
+
+    cls = method_class(run["method"])
+    return cls.facts({**cls.defaults, **(run.get("settings") or {})})
+
+
 def estimate_train(run: Mapping[str, Any], gpus: int) -> dict[str, int]:
     """mem_mb, cpus, runtime (minutes) and gpu_mem_mb of one training job of a resolved run.
 
@@ -118,7 +118,7 @@ def estimate_train(run: Mapping[str, Any], gpus: int) -> dict[str, int]:
     if not run.get("trainable") or "training" not in run:
         raise ConfigError(f"run with method {run.get('method')!r} is not trainable; it has no training job")
     training = run["training"]
-    per_unit = BYTES_PER_UNIT.get(run["method"], UNKNOWN_BYTES_PER_UNIT)
+    per_unit = float(run_facts(run)["bytes_per_unit"])
     cost = per_unit * activation_units(run["settings"], training)
     train_mb = FIXED_TRAIN_MB + cost / 2**20
 
@@ -232,7 +232,7 @@ def sized_by_test_images(
         framework, mb_per_mp, s_per_mp = FRAMEWORK_MB["cuda"], IMAGE_MB_PER_MP, 0.0
     elif kind == "inference" and spec.get("trainable"):
         settings = spec.get("settings") or {}
-        layout = bool(settings.get("antialias_up", spec["method"] not in PLAIN_LAYOUT_METHODS))
+        layout = bool(run_facts(spec)["full_resolution_upsampling"])
         scale = int(settings.get("ngf", DEFAULT_NGF)) / DEFAULT_NGF
         mb_per_mp, s_per_mp = GENERATOR_MB_PER_MP[layout] * scale, GENERATOR_S_PER_MP[layout] * scale**2
     elif kind == "inference":

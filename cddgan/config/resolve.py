@@ -59,6 +59,8 @@ def _resolve_command_run(name: str, spec: Mapping, config: Mapping, where: str) 
         "setup": spec.get("setup"),
         "vars": variables,
         "environment": spec.get("environment"),
+        "facts": {"trainable": trainable, "reference_floor": False, "bytes_per_unit": 40.0,  # Method's defaults
+                  "full_resolution_upsampling": True, "ablation_axes": {}},
     }
 
 
@@ -81,6 +83,7 @@ def _resolve_run(name: str, spec: Mapping, config: Mapping, where: str) -> dict:
         "settings": settings,
         "seeds": list(spec.get("seeds", config["seeds"])),
         "resources": dict(spec.get("resources", {})),
+        "facts": cls.facts(settings),  # what general code asks about this method (cddgan.methods.base)
     }
     if cls.trainable:
         run["training"] = _merge(config["training"], spec.get("training", {}))
