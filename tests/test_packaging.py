@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import subprocess
 import sys
+import sysconfig
 import tomllib
+from pathlib import Path
 
 import pytest
 import yaml
@@ -128,3 +133,64 @@ def test_the_training_loop_and_benchmarks_import_without_jsonschema():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def _copy_working_tree(target: Path) -> None:
+    """The checkout's files as they are now (tracked and new, not ignored), links kept as links."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO, capture_output=True,
+        check=True,
+    ).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        source, copy = REPO / name, target / name
+        if not source.is_symlink() and not source.is_file():
+            continue  # deleted in the working tree
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_symlink():
+            copy.symlink_to(os.readlink(source))
+        else:
+            shutil.copy2(source, copy)
+
+
+@pytest.mark.slow
+def test_an_installed_package_works_outside_the_checkout(tmp_path):
+    """`pip install .` (a copy, not editable) into a fresh environment: from a folder elsewhere the CLI finds
+    the shipped schema, configs and baselines, and the report states the installed version. The heavy
+    dependencies (torch, ...) come from this environment through a .pth file instead of a 5 GB install."""
+    source, venv, elsewhere = tmp_path / "source", tmp_path / "venv", tmp_path / "elsewhere"
+    _copy_working_tree(source)
+    elsewhere.mkdir()
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "VIRTUAL_ENV")}
+
+    def run(*args: str, cwd: Path = elsewhere) -> str:
+        done = subprocess.run([*args], cwd=cwd, env=env, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, f"{args}:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
+        return done.stdout
+
+    purelib = run(str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").strip()
+    Path(purelib, "outer-environment.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    # --ignore-installed: pip must not touch this environment's (editable) cddgan-bench
+    run(str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index",
+        "--no-cache-dir", "--ignore-installed", str(source))
+
+    where = run(str(python), "-c", "import cddgan, cddgan.config as c; print(cddgan.__file__); print(c.SCHEMA_PATH)")
+    assert all(Path(line).is_relative_to(purelib) for line in where.split()), where  # a copy, not the checkout
+    cddgan = str(venv / "bin" / "cddgan")
+    assert run(cddgan, "check-config").startswith("config OK: 1 datasets")
+    assert run(cddgan, "check-config", "config/smoke.yaml").startswith("config OK: 1 datasets, 1 experiments, 4 runs")
+    listed = {line.split()[0] for line in run(cddgan, "methods").splitlines() if line.strip()}
+    assert {"identity", "dcp", "cyclegan", "cut", "fastcut", "negcut", "cddgan"} <= listed
+    checks = (
+        "from cddgan.config import locate, load_yaml, DEFAULT_CONFIG, resolve_cached\n"
+        "from cddgan.report.provenance import code_version\n"
+        "import json\n"
+        "print(json.dumps([str(locate('config/published.yaml')), code_version(),\n"
+        "                  len(resolve_cached(load_yaml(DEFAULT_CONFIG), 'cache')['runs'])]))\n"
+    )
+    published, version, runs = json.loads(run(str(python), "-c", checks))
+    assert Path(published).is_relative_to(purelib) and Path(published).is_file()
+    assert version["commit"].startswith("not a git checkout: cddgan-bench 0.1.0") and version["version"] == "0.1.0"
+    assert runs == 12
+    assert run(str(python), "-m", "cddgan.config.reference") == (REPO / "docs" / "configuration.md").read_text()
