@@ -87,12 +87,8 @@ def _tensor(image: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).to(dtype)[None]
 
 
-def full_reference(pred: np.ndarray, gt: np.ndarray, protocol: Protocol) -> dict[str, float]:
-    """PSNR, SSIM and mean CIEDE2000 of one HxWx3 prediction against its ground truth, both in [0, 1].
-
-    PSNR is computed in float64 (capped at `PSNR_CAP_DB` for identical images, as piq does); SSIM in float32
-    because piq's float64 convolutions are 20-40x slower on CPU and change SSIM by < 1e-6.
-    """
+def _prepared(pred: np.ndarray, gt: np.ndarray, protocol: Protocol) -> tuple[np.ndarray, np.ndarray]:
+    """Both images checked, cropped by the protocol and reduced to its colour channels (RGB or Y)."""
     pred = _checked(pred, "prediction")
     gt = _checked(gt, "ground truth")
     if pred.shape != gt.shape:
@@ -100,14 +96,33 @@ def full_reference(pred: np.ndarray, gt: np.ndarray, protocol: Protocol) -> dict
             f"prediction is {pred.shape[1]}x{pred.shape[0]} px but ground truth is "
             f"{gt.shape[1]}x{gt.shape[0]} px"
         )
-    pred, gt = crop_border(pred, protocol.crop), crop_border(gt, protocol.crop)
+    return crop_border(pred, protocol.crop), crop_border(gt, protocol.crop)
+
+
+def _psnr(x: np.ndarray, y: np.ndarray, protocol: Protocol) -> float:
+    return float(piq.psnr(_tensor(x, torch.float64), _tensor(y, torch.float64), data_range=protocol.data_range))
+
+
+def psnr(pred: np.ndarray, gt: np.ndarray, protocol: Protocol) -> float:
+    """PSNR of one HxWx3 prediction against its ground truth under `protocol`: the tables' PSNR, for the
+    few places that need it alone (the report's visual comparison)."""
+    pred, gt = _prepared(pred, gt, protocol)
+    return _psnr(_channels(pred, protocol), _channels(gt, protocol), protocol)
+
+
+def full_reference(pred: np.ndarray, gt: np.ndarray, protocol: Protocol) -> dict[str, float]:
+    """PSNR, SSIM and mean CIEDE2000 of one HxWx3 prediction against its ground truth, both in [0, 1].
+
+    PSNR is computed in float64 (capped at `PSNR_CAP_DB` for identical images, as piq does); SSIM in float32
+    because piq's float64 convolutions are 20-40x slower on CPU and change SSIM by < 1e-6.
+    """
+    pred, gt = _prepared(pred, gt, protocol)
     if min(pred.shape[:2]) < SSIM_KERNEL:
         raise ImageError(
             f"image of {pred.shape[1]}x{pred.shape[0]} px (after a {protocol.crop} px crop) is smaller than "
             f"SSIM's {SSIM_KERNEL}x{SSIM_KERNEL} window; remove it from the test set or lower the protocol's crop"
         )
     x, y = _channels(pred, protocol), _channels(gt, protocol)
-    psnr = piq.psnr(_tensor(x, torch.float64), _tensor(y, torch.float64), data_range=protocol.data_range)
     ssim = piq.ssim(
         _tensor(x, torch.float32),
         _tensor(y, torch.float32),
@@ -117,7 +132,7 @@ def full_reference(pred: np.ndarray, gt: np.ndarray, protocol: Protocol) -> dict
         downsample=protocol.ssim_downsample,
     )
     delta_e = deltaE_ciede2000(rgb2lab(pred), rgb2lab(gt))
-    return {"psnr": float(psnr), "ssim": float(ssim), "ciede2000": float(delta_e.mean())}
+    return {"psnr": _psnr(x, y, protocol), "ssim": float(ssim), "ciede2000": float(delta_e.mean())}
 
 
 def no_reference(pred: np.ndarray, protocol: Protocol) -> dict[str, float]:
