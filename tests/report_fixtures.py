@@ -3,7 +3,7 @@
 Metrics are random but seeded, scattered tightly around known per-run levels (`LEVELS`), so tests know
 which run must be best and second without copying numbers: PSNR and SSIM favour `cddgan`, CIEDE2000
 (lower is better) favours `cut`, so a report that ignored the metric's direction would mark the wrong
-rows. `cyclegan` failed (a status file, no metrics).
+rows. `cyclegan` failed (the FAILED marker in its output folders, empty metric files).
 
     python tests/report_fixtures.py /tmp/fixture-report   # builds the fixture report there
 """
@@ -16,9 +16,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from cddgan.data.manifest import ManifestInfo, write_manifest
-from cddgan.io import write_image
+from cddgan.io import write_image, write_text
+from cddgan.layout import Layout
+from cddgan.report.aggregate import write_tables
 
 REPO = Path(__file__).resolve().parents[1]
 EXPERIMENT = "synthetic"
@@ -39,7 +42,8 @@ LEVELS = {
     "cddgan-no-neggen": (21.0, 0.82, 9.0),
 }
 NOISE = (0.3, 0.005, 0.2)
-LOSSES = {"cut": ["D", "G_gan", "nce"], "cddgan": ["D", "G_gan", "nce", "neg"], "cddgan-k64": ["D", "G_gan", "nce"],
+METRIC_KEYS = ("experiment", "dataset", "run", "seed", "image_id", "protocol")
+LOSSES = {"cyclegan": ["D", "G_gan"], "cut": ["D", "G_gan", "nce"], "cddgan": ["D", "G_gan", "nce", "neg"], "cddgan-k64": ["D", "G_gan", "nce"],
           "cddgan-no-neggen": ["D", "G_gan", "nce"]}
 
 
@@ -58,20 +62,22 @@ def fixture_config(results_dir: Path) -> dict:
         "experiments": {EXPERIMENT: {"train": "synthetic", "test": list(DATASETS), "label": "Synthetic haze"}},
         "runs": {
             "identity": {"method": "identity", "trainable": False, "seeds": [0], "label": "Hazy input",
-                         "settings": {}},
+                         "settings": {}, "facts": {"reference_floor": True}},
             "cyclegan": {"method": "cyclegan", "trainable": True, "seeds": [0], "label": "CycleGAN",
                          "settings": {}, "training": training},
             "cut": {"method": "cut", "trainable": True, "seeds": [0, 1], "label": "CUT", "settings": {},
                     "training": training},
             "cddgan": {"method": "cddgan", "trainable": True, "seeds": [0, 1], "label": "CDD-GAN",
-                       "settings": {"num_negatives": 256, "neg_generators": True}, "training": training},
+                       "settings": {"num_negatives": 256, "neg_generators": True}, "training": training,
+                       "facts": {"ablation_axes": {"negatives": 256.0}}},
             "cddgan-k64": {"method": "cddgan", "trainable": True, "seeds": [0], "label": "K = 64",
                            "base": "cddgan", "ablation": "negatives",
-                           "settings": {"num_negatives": 64, "neg_generators": True}, "training": training},
+                           "settings": {"num_negatives": 64, "neg_generators": True}, "training": training,
+                           "facts": {"ablation_axes": {"negatives": 64.0}}},
             "cddgan-no-neggen": {"method": "cddgan", "trainable": True, "seeds": [0],
                                  "label": "No negative generators", "base": "cddgan", "ablation": "negatives",
                                  "settings": {"num_negatives": 256, "neg_generators": False},
-                                 "training": training},
+                                 "training": training, "facts": {"ablation_axes": {"negatives": 0.0}}},
         },
         "ablation_tables": {
             "negatives": {"title": "Hard negatives", "reference": "cddgan",
@@ -119,8 +125,12 @@ def _write_dataset(results_dir: Path, dataset: str, rng: np.random.Generator) ->
 
 def _write_metrics_and_outputs(results_dir: Path, config: dict, clears: dict, dataset: str,
                                rng: np.random.Generator) -> None:
+    layout = Layout.of(config)
     for run, spec in config["runs"].items():
-        if run == FAILED_RUN:
+        if run == FAILED_RUN:  # as the harness leaves a failed run: the reason in its output folder, no rows
+            for seed in spec["seeds"]:
+                write_text(layout.failed_marker(EXPERIMENT, run, seed, dataset), FAILURE_MESSAGE + "\n")
+                write_text(layout.metrics(EXPERIMENT, run, seed, dataset), ",".join(METRIC_KEYS) + "\n")
             continue
         for seed in spec["seeds"]:
             records = []
@@ -133,9 +143,8 @@ def _write_metrics_and_outputs(results_dir: Path, config: dict, clears: dict, da
                 weight = (LEVELS[run][0] - 10) / 16
                 hazy = 0.55 * clears[image_id] + 0.45
                 out = weight * clears[image_id] + (1 - weight) * hazy
-                path = results_dir / "outputs" / EXPERIMENT / run / f"seed{seed}" / dataset / f"{image_id}.png"
-                write_image(path, out)
-            path = results_dir / "metrics" / EXPERIMENT / run / f"seed{seed}" / f"{dataset}.csv"
+                write_image(layout.output_image(EXPERIMENT, run, seed, dataset, image_id), out)
+            path = Path(layout.metrics(EXPERIMENT, run, seed, dataset))
             path.parent.mkdir(parents=True, exist_ok=True)
             pd.DataFrame(records).to_csv(path, index=False)
 
@@ -178,9 +187,7 @@ def make_results(tmp_path: Path) -> tuple[dict, Path]:
         clears = _write_dataset(results_dir, dataset, rng)
         _write_metrics_and_outputs(results_dir, config, clears, dataset, rng)
     _write_run_logs(results_dir, config, rng)
-    status = results_dir / "status" / EXPERIMENT / FAILED_RUN / "seed0.failed"
-    status.parent.mkdir(parents=True, exist_ok=True)
-    status.write_text(FAILURE_MESSAGE + "\n")
+    write_tables(config, Layout.of(config), yaml.safe_dump(config))  # what the aggregate job does
     return config, results_dir
 
 

@@ -12,15 +12,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from report_fixtures import DATASET_WARNING, EXPERIMENT, FAILED_RUN, FAILURE_MESSAGE, LEVELS, make_results
 
+from cddgan import plan
 from cddgan.errors import ConfigError, HarnessError
+from cddgan.layout import Layout
 from cddgan.report import aggregate, build_report, load_published
+from cddgan.report.aggregate import write_tables
 from cddgan.report.export import to_latex, to_markdown
 from cddgan.report.meta import MetricMeta, metric_meta
-from cddgan.report.plots import negatives_plot, negatives_x
+from cddgan.report.plots import axis_plot, axis_value
 from cddgan.report.provenance import extra_rules, git_info, read_benchmarks
-from cddgan.report.results import metric_files, read_failures
+from cddgan.report.results import read_failures as read_failures_of
 from cddgan.report.tables import ablation_table, main_table, rank_marks
 from cddgan.report.visuals import downscale, pick_images, zoom_box
 
@@ -39,6 +43,29 @@ def built(tmp_path_factory):
 @pytest.fixture()
 def fresh(tmp_path):
     return make_results(tmp_path)
+
+
+def _config(results: Path) -> dict:
+    return yaml.safe_load((results / "config.resolved.yaml").read_text())
+
+
+def metric_files(results: Path) -> list[str]:
+    """The metric files of the fixture's config (as the aggregate job reads them)."""
+    config = _config(results)
+    return plan.metric_files(config, Layout.of(config))
+
+
+def read_failures(results: Path) -> pd.DataFrame:
+    config = _config(results)
+    return read_failures_of(config, Layout.of(config))
+
+
+def negatives_x(run_spec: dict) -> float | None:
+    return axis_value(run_spec, "negatives")
+
+
+def negatives_plot(scores: pd.DataFrame, config: dict, metric: str, stem: Path):
+    return axis_plot(scores, config, "negatives", metric, stem)
 
 
 def _scores(results: Path, tmp: Path) -> pd.DataFrame:
@@ -123,6 +150,38 @@ def test_aggregate_errors_name_the_file(tmp_path):
         aggregate([tmp_path / "missing.csv"], tmp_path / "out")
 
 
+def test_files_of_a_dropped_seed_never_reach_a_table_count_or_figure(tmp_path):
+    """Snakemake never deletes the outputs of jobs that left the DAG. With CUT's metric files, loss log and
+    a failure record for seeds 2 and 3 on disk but `seeds: [0, 1]` in the config, every table, count and
+    figure shows two seeds (the report used to glob results/ and showed three)."""
+    config, results = make_results(tmp_path)
+    layout = Layout.of(config)
+    assert config["runs"]["cut"]["seeds"] == [0, 1]
+    stale = pd.read_csv(layout.metrics(EXPERIMENT, "cut", 0, "synthetic")).assign(seed=2, psnr=99.0)
+    Path(layout.metrics(EXPERIMENT, "cut", 2, "synthetic")).parent.mkdir(parents=True)
+    stale.to_csv(layout.metrics(EXPERIMENT, "cut", 2, "synthetic"), index=False)
+    Path(layout.losses(EXPERIMENT, "cut", 2)).parent.mkdir(parents=True)
+    pd.read_csv(layout.losses(EXPERIMENT, "cut", 0)).to_csv(layout.losses(EXPERIMENT, "cut", 2), index=False)
+    stale_failure = Path(layout.failed_marker(EXPERIMENT, "cut", 3, "synthetic"))
+    stale_failure.parent.mkdir(parents=True)
+    stale_failure.write_text("an old failure\n")
+
+    tables = write_tables(config, layout, yaml.safe_dump(config))
+    index = build_report(config, results, tmp_path / "report")
+    comparison = tables["comparison"]
+    cut = comparison[(comparison["run"] == "cut") & (comparison["dataset"] == "synthetic")]
+    assert set(cut["n_seeds"]) == {2}
+    assert cut[cut["metric"] == "psnr"]["mean"].item() < 30
+    assert set(tables["scores"]["seed"]) == {0, 1} and set(tables["losses"]["seed"]) == {0, 1}
+    assert "an old failure" not in tables["failures"]["message"].to_list()
+    main = pd.read_csv(index.parent / "tables" / f"main-{EXPERIMENT}-synthetic.csv")
+    row = main[main["run"] == "cut"].iloc[0]
+    assert row["n_seeds"] == 2 and row["psnr_mean"] == pytest.approx(cut[cut["metric"] == "psnr"]["mean"].item())
+    html = index.read_text()
+    assert "an old failure" not in html and "99.00" not in html
+    assert not list((index.parent / "images").glob("*seed2*"))
+
+
 # --------------------------------------------------------------------------------------------- tables
 
 
@@ -163,8 +222,7 @@ def test_failed_run_is_a_failed_row(fresh, tmp_path):
 
 def test_a_failed_seed_is_left_out_of_the_mean_and_the_ranking(fresh, tmp_path):
     config, results = fresh
-    status = results / "status" / EXPERIMENT / "cut" / "seed1.failed"
-    status.parent.mkdir(parents=True)
+    status = Path(Layout.of(config).failed_marker(EXPERIMENT, "cut", 1, "synthetic"))  # the run's status
     status.write_text("diverged\n")
     scores = _scores(results, tmp_path)
     table = main_table(scores, read_failures(results), config, EXPERIMENT, "synthetic")
@@ -407,19 +465,23 @@ def test_own_rule_files_are_named_with_a_digest(tmp_path):
 
 
 def test_benchmarks_are_read(fresh):
-    _, results = fresh
-    frame = read_benchmarks(results)
-    files = sorted(results.glob("benchmarks/**/*.tsv"))
-    assert len(frame) == len(files)
+    config, _ = fresh
+    layout = Layout.of(config)
+    files = [f for f in plan.job_benchmarks(config, layout) if Path(f).is_file()]
+    frame = read_benchmarks(plan.job_benchmarks(config, layout), layout.benchmarks_dir())
+    assert len(frame) == len(files) > 0
     total = sum(float(pd.read_csv(f, sep="\t")["s"].iloc[-1]) for f in files)
     assert frame["seconds"].sum() == pytest.approx(total)
+    assert set(frame["job"]) == {str(Path(f).relative_to(layout.benchmarks_dir()).with_suffix("")) for f in files}
 
 
 def test_the_jobs_table_keeps_only_this_configs_jobs(fresh):
-    """A results folder shared by several configs (or left from renamed runs) holds other jobs too."""
+    """A results folder shared by several configs (or left from renamed runs) holds other jobs too: the
+    table reads only the records of this config's jobs, as cddgan.plan names them."""
     config, results = fresh
-    ours = len(read_benchmarks(results, config))
-    assert ours == len(read_benchmarks(results)) > 0
+    layout = Layout.of(config)
+    ours = len(read_benchmarks(plan.job_benchmarks(config, layout)))
+    assert ours > 0
     run = next(name for name, spec in config["runs"].items() if spec["trainable"])
     foreign = [
         f"train/other-experiment/{run}/seed0",  # an experiment of another config
@@ -428,13 +490,12 @@ def test_the_jobs_table_keeps_only_this_configs_jobs(fresh):
         f"make_data/{'x' * 8}",  # a dataset of another config
         f"dehaze/{EXPERIMENT}/{run}/seed0",  # a path of the wrong shape
     ]
-    for job in [*foreign, "my_rule/anything/goes"]:  # a user's own rule: kept
+    for job in foreign:
         path = results / "benchmarks" / f"{job}.tsv"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("s\tmax_rss\tcpu_time\n1.0\t10\t1.0\n")
-    kept = set(read_benchmarks(results, config)["job"])
-    assert len(kept) == ours + 1 and "my_rule/anything/goes" in kept and not kept & set(foreign)
-    assert len(read_benchmarks(results)) == ours + len(foreign) + 1
+    kept = set(read_benchmarks(plan.job_benchmarks(config, layout), layout.benchmarks_dir())["job"])
+    assert len(kept) == ours and not kept & set(foreign)
 
 
 def test_a_dataset_without_ground_truth_is_not_described_by_its_psnr_protocol():

@@ -1,4 +1,5 @@
-"""Per-image metric rows -> per-seed scores -> mean and spread over seeds (pandas).
+"""Per-image metric rows -> per-seed scores -> mean and spread over seeds (pandas), and the tables job
+that writes every table of a config together with the config snapshot that describes them.
 
 Two levels, because seeds and images are different sources of variation: first the mean over the test
 images of one (experiment, dataset, run, seed), then mean and sample standard deviation (ddof=1) of those
@@ -8,14 +9,19 @@ print the mean alone and say "1 seed"), never as a misleading 0.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from cddgan import plan
 from cddgan.errors import HarnessError
-from cddgan.io import atomic_path
+from cddgan.io import atomic_path, atomic_paths
+from cddgan.layout import TABLES, Layout
+from cddgan.report.results import read_efficiency, read_failures, read_losses
 
 KEYS = ["experiment", "dataset", "run", "seed", "image_id", "protocol"]
 SCORE_COLUMNS = ["experiment", "dataset", "run", "seed", "metric", "value", "n_images", "protocol"]
@@ -99,3 +105,52 @@ def aggregate(metric_files: Sequence[Path], tables_dir: Path) -> tuple[pd.DataFr
         with atomic_path(tables_dir / name) as tmp:
             frame.to_csv(tmp, index=False)
     return scores, comparison
+
+
+def build_tables(config: Mapping[str, Any], layout: Layout) -> dict[str, pd.DataFrame]:
+    """Every table of `config` from exactly the files its jobs wrote (`cddgan.plan`): per-image rows,
+    per-seed scores, the comparison, failed runs, stacked loss logs and efficiency records."""
+    rows = read_metric_rows(plan.metric_files(config, layout))
+    scores = per_seed_scores(rows)
+    efficiency = read_efficiency(config, layout)
+    efficiency["image_size"] = efficiency["image_size"].map(json.dumps)
+    return {
+        "scores": scores,
+        "comparison": summarise(scores),
+        "per_image": rows,
+        "failures": read_failures(config, layout),
+        "losses": read_losses(config, layout),
+        "efficiency": efficiency,
+    }
+
+
+def write_tables(config: Mapping[str, Any], layout: Layout, snapshot: str) -> dict[str, pd.DataFrame]:
+    """Write results/tables/*.csv and the config snapshot together (`atomic_paths`): all are written to
+    temporary files first and renamed into place only when every one is ready, so the snapshot always
+    describes the tables beside it, and a failure leaves the last good set as it was."""
+    tables = build_tables(config, layout)
+    targets = [layout.table(name) for name in TABLES] + [layout.config_snapshot()]
+    with atomic_paths(targets) as temps:
+        for name, tmp in zip(TABLES, temps, strict=False):
+            tables[name].to_csv(tmp, index=False)
+        temps[-1].write_text(snapshot)
+    return tables
+
+
+def read_tables(layout: Layout) -> dict[str, pd.DataFrame]:
+    """The tables `write_tables` wrote (the report's only source of numbers)."""
+    tables = {}
+    for name in TABLES:
+        path = Path(layout.table(name))
+        if not path.is_file():
+            raise HarnessError(f"{path}: table not found; run the `aggregate` rule first")
+        try:
+            tables[name] = pd.read_csv(path, dtype={"experiment": str, "dataset": str, "run": str,
+                                                    "image_id": str, "protocol": str})
+        except pd.errors.EmptyDataError:
+            tables[name] = pd.DataFrame()
+    efficiency = tables["efficiency"]
+    if "image_size" in efficiency:
+        efficiency["image_size"] = efficiency["image_size"].map(
+            lambda v: json.loads(v) if isinstance(v, str) else None)
+    return tables

@@ -15,20 +15,16 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
+from cddgan import plan
 from cddgan.io import atomic_path, write_text
+from cddgan.layout import Layout
 from cddgan.report import plots
-from cddgan.report.aggregate import aggregate, read_metric_rows
+from cddgan.report.aggregate import read_tables
 from cddgan.report.export import export_table
 from cddgan.report.meta import skipped_metric_notices
 from cddgan.report.provenance import benchmark_table, provenance
 from cddgan.report.published import load_published
-from cddgan.report.results import (
-    metric_files,
-    read_efficiency,
-    read_failures,
-    read_losses,
-    read_manifest_info,
-)
+from cddgan.report.results import read_manifest_info
 from cddgan.report.tables import (
     Table,
     ablation_table,
@@ -73,15 +69,6 @@ def _figure(title: str, result: list[Path] | str, out_dir: Path, wide: bool = Fa
     return Figure(title, png=png, svg=svg, wide=wide)
 
 
-def _identity_runs(config: Mapping) -> list[str]:
-    return [r for r, spec in config.get("runs", {}).items() if spec.get("method") == "identity"]
-
-
-def _main_runs(config: Mapping) -> list[str]:
-    runs = config.get("runs", {})
-    return list(config.get("main_runs") or [r for r in runs if "ablation" not in runs[r]])
-
-
 def _test_sets(config: Mapping) -> list[tuple[str, str]]:
     return [(exp, ds) for exp, spec in config.get("experiments", {}).items() for ds in spec.get("test", [])]
 
@@ -93,22 +80,27 @@ def _published_path(config: Mapping) -> Path | None:
 
 def build_report(config: Mapping, results_dir: Path, out_dir: Path) -> Path:
     """Render out_dir/index.html plus out_dir/tables/*.{csv,md,tex}, out_dir/figures/*.{png,svg},
-    out_dir/images/*; returns the index path. The folder is self-contained (zip and mail it)."""
-    results_dir, out_dir = Path(results_dir), Path(out_dir)
-    tables_dir, figures_dir = out_dir / "tables", out_dir / "figures"
-    files = metric_files(results_dir)
-    scores, _ = aggregate(files, tables_dir)
-    rows = read_metric_rows(files)
-    failures = read_failures(results_dir)
+    out_dir/images/*; returns the index path. The folder is self-contained (zip and mail it).
+
+    Numbers come only from the tables the aggregate job wrote for `config` (results/tables/, beside the
+    config snapshot it describes); images and dataset facts from the files `cddgan.plan` names."""
+    out_dir = Path(out_dir)
+    layout = Layout(str(results_dir), str(out_dir))
+    tables_dir, figures_dir = Path(layout.report_folder("tables")), Path(layout.report_folder("figures"))
+    tables = read_tables(layout)
+    scores, rows, failures = tables["scores"], tables["per_image"], tables["failures"]
+    efficiency, losses = tables["efficiency"], tables["losses"]
+    for name in ("scores", "comparison"):  # the report folder travels alone: it carries its numbers
+        with atomic_path(tables_dir / f"{name}.csv") as tmp:
+            tables[name].to_csv(tmp, index=False)
     published = load_published(_published_path(config))
-    efficiency = read_efficiency(results_dir)
     clean = drop_failed(scores, failures)
-    main_runs = _main_runs(config)
-    identity = _identity_runs(config)
-    grid_runs = [r for r in main_runs if r not in identity]
+    main_runs = plan.main_runs(config)
+    references = plan.reference_runs(config)
+    grid_runs = [r for r in main_runs if r not in references]
     all_tables: list[Table] = []
 
-    infos = {name: read_manifest_info(results_dir, name) for name in config.get("datasets", {})}
+    infos = {name: read_manifest_info(layout, name) for name in config.get("datasets", {})}
     results_sections, ablation_sections = [], []
     for experiment, dataset in _test_sets(config):
         shrunk = (infos.get(dataset) or {}).get("test_resized")
@@ -126,9 +118,9 @@ def build_report(config: Mapping, results_dir: Path, out_dir: Path) -> Path:
         exp_eff = efficiency[efficiency["experiment"] == experiment]
         section.figures.append(_figure("PSNR against compute", plots.efficiency_plot(
             sub, exp_eff, config, main_runs, "psnr", Path(f"{stem}-efficiency")), out_dir))
-        section.visual = visual_set(config, results_dir, experiment, dataset, grid_runs, rows, failures, out_dir,
+        section.visual = visual_set(config, layout, experiment, dataset, grid_runs, rows, failures,
                                     slider_run=grid_runs[-1] if grid_runs else None,
-                                    hazy_run=identity[0] if identity else None)
+                                    hazy_run=references[0] if references else None)
         results_sections.append(section)
 
         ablation = Section(slug("ablations", experiment, dataset), f"Ablations — {exp_label}: test set {dataset}")
@@ -136,9 +128,9 @@ def build_report(config: Mapping, results_dir: Path, out_dir: Path) -> Path:
             table = ablation_table(name, spec, scores, failures, config, experiment, dataset, shrunk)
             if table is not None:
                 ablation.tables.append(table)
-        if plots.negatives_runs(config):
-            ablation.figures.append(_figure("PSNR against the number of negatives", plots.negatives_plot(
-                sub, config, "psnr", Path(f"{stem}-negatives")), out_dir))
+        for axis in plots.ablation_axes(config):
+            ablation.figures.append(_figure(f"PSNR against {axis}", plots.axis_plot(
+                sub, config, axis, "psnr", Path(f"{stem}-{axis}")), out_dir))
         if ablation.tables or ablation.figures:
             ablation_sections.append(ablation)
 
@@ -149,18 +141,17 @@ def build_report(config: Mapping, results_dir: Path, out_dir: Path) -> Path:
         if table is not None:
             efficiency_sections.append(Section(slug("efficiency", experiment), f"Efficiency — {label}", [table]))
         training = Section(slug("training", experiment), f"Training curves — {label}")
-        for run, run_spec in config.get("runs", {}).items():
-            if not run_spec.get("trainable"):
-                continue
-            losses = read_losses(results_dir, experiment, run)
-            result = plots.training_curves(losses, str(run_spec.get("label", run)),
+        for run in plan.trained_runs(config):
+            run_losses = losses[(losses["experiment"] == experiment) & (losses["run"] == run)] \
+                if not losses.empty else losses
+            result = plots.training_curves(run_losses.dropna(axis=1, how="all"), plan.label(config, run),
                                            figures_dir / slug("training", experiment, run))
-            training.figures.append(_figure(str(run_spec.get("label", run)), result, out_dir))
+            training.figures.append(_figure(plan.label(config, run), result, out_dir))
         if training.figures:
             training_sections.append(training)
 
     dataset_section = Section("datasets", "Datasets", [manifest_table(infos)])
-    jobs = benchmark_table(results_dir, config)
+    jobs = benchmark_table(plan.job_benchmarks(config, layout), layout.benchmarks_dir())
     for section in [*results_sections, *ablation_sections, *efficiency_sections, dataset_section]:
         all_tables.extend(section.tables)
     if jobs is not None:
@@ -180,9 +171,9 @@ def build_report(config: Mapping, results_dir: Path, out_dir: Path) -> Path:
         "dataset_warnings": {name: list((info or {}).get("warnings") or []) for name, info in infos.items()},
         "jobs": jobs,
         "exports": {key: {s: str(p.relative_to(out_dir)) for s, p in paths.items()} for key, paths in exports.items()},
-        "provenance": provenance(config, results_dir),
+        "provenance": provenance(config, Path(results_dir)),
     }
-    _copy_static(out_dir)
+    _copy_static(layout)
     index = out_dir / "index.html"
     write_text(index, _environment().get_template("index.html.j2").render(**context))
     return index
@@ -194,7 +185,7 @@ def _summary(config: Mapping, scores: pd.DataFrame, failures: pd.DataFrame) -> d
     return {
         "experiments": [(spec.get("label", name), spec.get("train"), list(spec.get("test", [])))
                         for name, spec in config.get("experiments", {}).items()],
-        "main_runs": [runs.get(r, {}).get("label", r) for r in _main_runs(config)],
+        "main_runs": [plan.label(config, r) for r in plan.main_runs(config)],
         "ablation_runs": len(ablation_runs),
         "seeds": sorted({int(s) for spec in runs.values() for s in spec.get("seeds", [])}),
         "evaluated": int(scores[["experiment", "run", "seed"]].drop_duplicates().shape[0]) if not scores.empty else 0,
@@ -209,8 +200,8 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def _copy_static(out_dir: Path) -> None:
+def _copy_static(layout: Layout) -> None:
     static = importlib.resources.files("cddgan.report") / "static"
     for name in STATIC_FILES:
-        with atomic_path(out_dir / "static" / name) as tmp:
+        with atomic_path(layout.report_file("static", name)) as tmp:
             tmp.write_bytes((static / name).read_bytes())

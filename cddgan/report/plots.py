@@ -20,6 +20,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
+from cddgan import plan
 from cddgan.io import atomic_path
 from cddgan.report.meta import metric_meta, order_metrics
 
@@ -62,7 +63,7 @@ def _metadata(suffix: str) -> dict:
 
 
 def _labels(config: Mapping, runs: list[str]) -> dict[str, str]:
-    return {run: str(config.get("runs", {}).get(run, {}).get("label", run)) for run in runs}
+    return {run: plan.label(config, run) for run in runs}
 
 
 def comparison_plot(scores: pd.DataFrame, config: Mapping, runs: list[str], stem: Path) -> list[Path] | str:
@@ -124,47 +125,54 @@ def per_image_plot(rows: pd.DataFrame, config: Mapping, runs: list[str], metric:
         return save_figure(fig, stem)
 
 
-def negatives_x(run_spec: Mapping) -> float | None:
-    """Number of negatives of a run: 0 when negative generators are off, else settings.num_negatives."""
-    settings = run_spec.get("settings", {}) or {}
-    if settings.get("neg_generators") is False:
-        return 0.0
-    value = settings.get("num_negatives")
+def axis_value(run_spec: Mapping, axis: str) -> float | None:
+    """A run's value on an ablation axis, as its method declared it (`Method.ablation_axes`, resolved into
+    the run's `facts`): e.g. the number of negatives CDD-GAN contrasts against, 0 without generators."""
+    value = ((run_spec.get("facts") or {}).get("ablation_axes") or {}).get(axis)
     return None if value is None else float(value)
 
 
-def negatives_runs(config: Mapping) -> list[str]:
-    """Runs of the negatives ablation (the table named ``negatives`` if any) with their reference run."""
-    tables = config.get("ablation_tables", {}) or {}
-    candidates = [tables["negatives"]] if "negatives" in tables else list(tables.values())
-    for spec in candidates:
-        runs = [spec["reference"], *spec.get("rows", [])]
-        xs = {negatives_x(config["runs"][r]) for r in runs if r in config.get("runs", {})} - {None}
-        if len(xs) >= 2 or "negatives" in tables:
-            return [r for r in runs if r in config.get("runs", {})]
-    return []
+def ablation_axes(config: Mapping) -> list[str]:
+    """The axes declared by the reference run of some ablation table, in table order."""
+    runs = config.get("runs", {})
+    axes: dict[str, None] = {}
+    for spec in (config.get("ablation_tables") or {}).values():
+        reference = runs.get(spec["reference"], {})
+        axes.update(dict.fromkeys((reference.get("facts") or {}).get("ablation_axes") or {}))
+    return list(axes)
 
 
-def negatives_plot(scores: pd.DataFrame, config: Mapping, metric: str, stem: Path) -> list[Path] | str:
-    """Metric against the number of negatives (0 = no negative generators): seeds as dots, mean as a line."""
-    runs = negatives_runs(config)
-    xs = {run: negatives_x(config["runs"][run]) for run in runs}
-    data = scores[(scores["metric"] == metric) & scores["run"].isin([r for r, x in xs.items() if x is not None])]
-    data = data.assign(negatives=data["run"].map(xs))
-    if data["negatives"].nunique() < 2:
-        return (f"skipped: the negatives ablation gives fewer than two numbers of negatives with {metric} "
-                "results (add runs with other `num_negatives` to see the trend)")
+def axis_runs(config: Mapping, axis: str) -> list[str]:
+    """Runs of the ablation tables whose reference declares `axis`, each with its value on it."""
+    runs = config.get("runs", {})
+    out: dict[str, None] = {}
+    for spec in (config.get("ablation_tables") or {}).values():
+        members = [spec["reference"], *spec.get("rows", [])]
+        if axis_value(runs.get(spec["reference"], {}), axis) is None:
+            continue
+        out.update(dict.fromkeys(r for r in members if r in runs and axis_value(runs[r], axis) is not None))
+    return list(out)
+
+
+def axis_plot(scores: pd.DataFrame, config: Mapping, axis: str, metric: str, stem: Path) -> list[Path] | str:
+    """Metric against an ablation axis (e.g. the number of negatives): seeds as dots, the mean as a line."""
+    xs = {run: axis_value(config["runs"][run], axis) for run in axis_runs(config, axis)}
+    data = scores[(scores["metric"] == metric) & scores["run"].isin(list(xs))]
+    data = data.assign(**{axis: data["run"].map(xs)})
+    if data[axis].nunique() < 2:
+        return (f"skipped: the ablations give fewer than two values of {axis} with {metric} results "
+                f"(add runs with other values to see the trend)")
     meta = metric_meta(metric)
     with _style():
         fig, (ax,) = _figure(1, panel_w=4.2, panel_h=3.0)
-        means = data.groupby("negatives", as_index=False)["value"].mean()
-        sns.lineplot(data=means, x="negatives", y="value", marker="o", color="0.25", ax=ax, label="mean")
-        sns.scatterplot(data=data.assign(seed=data["seed"].astype(str)), x="negatives", y="value", hue="seed",
+        means = data.groupby(axis, as_index=False)["value"].mean()
+        sns.lineplot(data=means, x=axis, y="value", marker="o", color="0.25", ax=ax, label="mean")
+        sns.scatterplot(data=data.assign(seed=data["seed"].astype(str)), x=axis, y="value", hue="seed",
                         palette=SEED_PALETTE, alpha=0.8, ax=ax)
-        ax.set_xlabel("number of negatives (0: no negative generators)")
+        ax.set_xlabel(axis)
         ax.set_ylabel(meta.header)
-        ax.set_xticks(sorted(data["negatives"].unique()))
-        ax.set_title(f"{meta.display} against the number of negatives")
+        ax.set_xticks(sorted(data[axis].unique()))
+        ax.set_title(f"{meta.display} against {axis}")
         return save_figure(fig, stem)
 
 

@@ -157,52 +157,13 @@ def config_yaml(config: Mapping) -> str:
     return yaml.safe_dump(plain, sort_keys=False, allow_unicode=True, width=110)
 
 
-# What the folders of each rule's benchmark path name (workflow/rules/*.smk): filled from the config.
-BENCHMARK_FIELDS = {
-    "make_data": ("dataset",),
-    "stage_test_inputs": ("dataset",),
-    "stage_train_inputs": ("dataset",),
-    "command_setup": ("run",),
-    "efficiency": ("experiment", "run"),
-    "train": ("experiment", "run", "seed"),
-    "command_train": ("experiment", "run", "seed"),
-    "train_group": ("experiment", "run", "seeds"),
-    "dehaze": ("experiment", "run", "seed", "dataset"),
-    "evaluate": ("experiment", "run", "seed", "dataset"),
-    "command_dehaze": ("experiment", "run", "seed", "dataset"),
-    "collect_outputs": ("experiment", "run", "seed", "dataset"),
-}
-
-
-def belongs_to(job: Path, config: Mapping) -> bool:
-    """Whether a benchmark file is a job of this config: a results folder shared by several configs, or
-    left from a renamed run, holds other jobs too. Rules this table does not know (a user's own) count."""
-    fields = BENCHMARK_FIELDS.get(job.parts[0])
-    if fields is None:
-        return True
-    values = job.parts[1:]
-    if len(values) != len(fields):
-        return False
-    seen = dict(zip(fields, values, strict=True))
-    runs = config.get("runs", {})
-    run = runs.get(seen.get("run", ""), {})
-    checks = {
-        "dataset": lambda v: v in config.get("datasets", {}),
-        "experiment": lambda v: v in config.get("experiments", {}),
-        "run": lambda v: v in runs,
-        "seed": lambda v: v.removeprefix("seed") in {str(s) for s in run.get("seeds", [])},
-        "seeds": lambda v: v.startswith("seeds"),
-    }
-    return all(checks[field](value) for field, value in seen.items())
-
-
-def read_benchmarks(results_dir: Path, config: Mapping | None = None) -> pd.DataFrame:
-    """One row per Snakemake benchmark file: job (path under benchmarks/), seconds, max RSS (MB); with
-    `config`, only the jobs of that config."""
+def read_benchmarks(files: Sequence[str | Path], root: str | Path | None = None) -> pd.DataFrame:
+    """One row per Snakemake benchmark file of `files` that exists: job (the path under `root`, else the
+    file's path, without .tsv), seconds, CPU seconds and max RSS (MB). `files` are this config's jobs
+    (`cddgan.plan.job_benchmarks`), so a record left by a job of another config never shows."""
     records = []
-    root = Path(results_dir) / "benchmarks"
-    for path in sorted(root.rglob("*.tsv")) if root.is_dir() else []:
-        if config is not None and not belongs_to(path.relative_to(root).with_suffix(""), config):
+    for path in map(Path, files):
+        if not path.is_file():
             continue
         try:
             frame = pd.read_csv(path, sep="\t")
@@ -211,8 +172,9 @@ def read_benchmarks(results_dir: Path, config: Mapping | None = None) -> pd.Data
         if frame.empty or "s" not in frame.columns:
             continue
         last = frame.iloc[-1]  # repeated benchmarks: Snakemake writes one line per repeat
+        name = path.relative_to(root) if root is not None and path.is_relative_to(root) else path
         records.append({
-            "job": str(path.relative_to(root).with_suffix("")),
+            "job": str(name.with_suffix("")),
             "seconds": float(last["s"]),
             "max_rss_mb": float(last["max_rss"]) if "max_rss" in frame.columns else float("nan"),
             "cpu_time_s": float(last["cpu_time"]) if "cpu_time" in frame.columns else float("nan"),
@@ -220,9 +182,10 @@ def read_benchmarks(results_dir: Path, config: Mapping | None = None) -> pd.Data
     return pd.DataFrame(records, columns=["job", "seconds", "max_rss_mb", "cpu_time_s"])
 
 
-def benchmark_table(results_dir: Path, config: Mapping | None = None) -> Table | None:
-    """Wall time per Snakemake job of `config`, longest first, with the total."""
-    frame = read_benchmarks(results_dir, config)
+def benchmark_table(files: Sequence[str | Path], root: str | Path | None = None) -> Table | None:
+    """Wall time per Snakemake job of `files` (one config's benchmark records, named relative to `root`),
+    longest first, with the total."""
+    frame = read_benchmarks(files, root)
     if frame.empty:
         return None
     frame = frame.sort_values("seconds", ascending=False).reset_index(drop=True)

@@ -1,94 +1,86 @@
-"""Where a results folder keeps each kind of file, and readers that name the file they fail on.
+"""Readers of the files one config's jobs wrote, each naming the file it fails on.
 
-The layout is the one the Snakemake rules write; everything the report reads goes through here, so a
-change of layout touches one module.
+Every reader takes its list of files from `cddgan.plan` (the same lists the Snakefile declares as the
+jobs' outputs and the aggregate job's inputs), so a file left behind by a run or seed that is no longer
+in the config is never read: nothing here lists a folder.
 """
 
 from __future__ import annotations
 
 import json
-import re
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from cddgan.data.manifest import sidecar_path
+from cddgan import plan
 from cddgan.errors import HarnessError
+from cddgan.layout import Layout
 
 FAILURE_COLUMNS = ["experiment", "run", "seed", "message"]
 EFFICIENCY_KEYS = (
     "params", "macs", "image_size", "train_ms_per_iter", "infer_ms_per_image", "peak_mem_mb", "device"
 )
-_SEED_DIR = re.compile(r"^seed(-?\d+)$")
+LOSS_KEYS = ["experiment", "run", "seed"]
 
 
-def metric_files(results_dir: Path) -> list[Path]:
-    """Every per-image metric CSV: metrics/{experiment}/{run}/seed{seed}/{dataset}.csv."""
-    return sorted(Path(results_dir).glob("metrics/*/*/seed*/*.csv"))
+def read_failures(config: Mapping[str, Any], layout: Layout) -> pd.DataFrame:
+    """One row per failed (experiment, run, seed): a run whose output folder holds the FAILED marker
+    (written by dehaze for a diverged run, by collect for a failing external program) instead of images."""
+    records: dict[tuple[str, str, int], str] = {}
+    for job in plan.test_jobs(config):
+        marker = Path(layout.failed_marker(*job))
+        key = (job.experiment, job.run, job.seed)
+        if key not in records and marker.is_file():
+            records[key] = marker.read_text(errors="replace").strip() or "failed (no message recorded)"
+    rows = [{"experiment": e, "run": r, "seed": s, "message": m} for (e, r, s), m in records.items()]
+    return pd.DataFrame(rows, columns=FAILURE_COLUMNS)
 
 
-def output_image(results_dir: Path, experiment: str, run: str, seed: int, dataset: str, image_id: str) -> Path:
-    """The dehazed test image a run wrote."""
-    return Path(results_dir) / "outputs" / experiment / run / f"seed{seed}" / dataset / f"{image_id}.png"
-
-
-def manifest_path(results_dir: Path, dataset: str) -> Path:
-    return Path(results_dir) / "data" / dataset / "manifest.csv"
-
-
-def read_failures(results_dir: Path) -> pd.DataFrame:
-    """Failed runs from status/{experiment}/{run}/seed{seed}.failed (the file holds the message)."""
+def read_efficiency(config: Mapping[str, Any], layout: Layout) -> pd.DataFrame:
+    """One row per efficiency record of the config's method runs; missing keys are NaN (older files)."""
     records = []
-    for path in sorted(Path(results_dir).glob("status/*/*/seed*.failed")):
-        match = _SEED_DIR.match(path.stem)
-        if not match:
-            continue
-        message = path.read_text(errors="replace").strip() or "failed (no message recorded)"
-        records.append(
-            {"experiment": path.parent.parent.name, "run": path.parent.name, "seed": int(match.group(1)),
-             "message": message}
-        )
-    return pd.DataFrame(records, columns=FAILURE_COLUMNS)
-
-
-def read_efficiency(results_dir: Path) -> pd.DataFrame:
-    """One row per efficiency/{experiment}/{run}.json; missing keys are NaN (older files)."""
-    records = []
-    for path in sorted(Path(results_dir).glob("efficiency/*/*.json")):
+    for experiment, run in plan.efficiency_jobs(config):
+        path = Path(layout.efficiency(experiment, run))
+        if not path.is_file():
+            raise HarnessError(f"{path}: efficiency record not found; run the `efficiency` rule first")
         try:
             data = json.loads(path.read_text())
         except json.JSONDecodeError as exc:
             raise HarnessError(f"{path}: not valid JSON ({exc}); rerun the efficiency measurement") from exc
         if not isinstance(data, dict):
             raise HarnessError(f"{path}: expected a JSON object with keys {', '.join(EFFICIENCY_KEYS)}")
-        record = {"experiment": path.parent.name, "run": path.stem}
+        record = {"experiment": experiment, "run": run}
         for key in EFFICIENCY_KEYS:
             record[key] = data.get(key)
         records.append(record)
     return pd.DataFrame(records, columns=["experiment", "run", *EFFICIENCY_KEYS])
 
 
-def read_losses(results_dir: Path, experiment: str, run: str) -> pd.DataFrame:
-    """All seeds' losses.csv of one run, stacked with a `seed` column; empty when none were logged."""
+def read_losses(config: Mapping[str, Any], layout: Layout) -> pd.DataFrame:
+    """Every trained seed's losses.csv stacked, with `experiment`, `run` and `seed` columns first."""
     frames = []
-    for path in sorted((Path(results_dir) / "runs" / experiment / run).glob("seed*/losses.csv")):
-        match = _SEED_DIR.match(path.parent.name)
-        if not match:
-            continue
+    for job in plan.train_jobs(config):
+        path = Path(layout.losses(*job))
+        if not path.is_file():
+            raise HarnessError(f"{path}: loss log not found; run the `train` rule first")
         try:
             frame = pd.read_csv(path)
         except (pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
             raise HarnessError(f"{path}: cannot parse the loss log ({exc})") from exc
         if "iteration" not in frame.columns:
             raise HarnessError(f"{path}: loss log lacks the `iteration` column")
-        frame["seed"] = int(match.group(1))
+        frame.insert(0, "seed", job.seed)
+        frame.insert(0, "run", job.run)
+        frame.insert(0, "experiment", job.experiment)
         frames.append(frame)
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=LOSS_KEYS)
 
 
-def read_manifest_info(results_dir: Path, dataset: str) -> dict | None:
+def read_manifest_info(layout: Layout, dataset: str) -> dict | None:
     """The manifest sidecar (counts, adapter, layout, warnings) of a dataset, or None when absent."""
-    path = sidecar_path(manifest_path(results_dir, dataset))
+    path = Path(layout.manifest_info(dataset))
     if not path.is_file():
         return None
     try:

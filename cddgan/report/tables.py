@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from cddgan import plan
 from cddgan.errors import HarnessError
 from cddgan.protocols import NO_REFERENCE, Protocol
 from cddgan.report.aggregate import summarise
@@ -125,10 +126,6 @@ def _failure_note(failed: Mapping[int, str]) -> str:
     return "; ".join(f"FAILED seed {seed}: {message}" for seed, message in sorted(failed.items()))
 
 
-def _label(config: Mapping, run: str) -> str:
-    return str(config.get("runs", {}).get(run, {}).get("label", run))
-
-
 def _protocol_notes(summary: pd.DataFrame) -> list[str]:
     protocols = sorted({p for value in summary["protocol"] for p in str(value).split(",") if p})
     if set(summary["metric"]) <= set(NO_REFERENCE):  # no ground truth: the PSNR/SSIM part is moot
@@ -177,13 +174,12 @@ def main_table(
     published: pd.DataFrame | None = None,
     shrunk: Mapping | None = None,
 ) -> Table:
-    """Harness runs (`main_runs`, then any unknown run found in the results) and published rows.
+    """The config's main runs (`main_runs`, in that order) and published rows.
 
     `shrunk`: the `test_resized` record of the test set's manifest sidecar, if its images were shrunk."""
     sub = scores[(scores["experiment"] == experiment) & (scores["dataset"] == dataset)]
-    runs_cfg = config.get("runs", {})
-    order = list(config.get("main_runs") or [r for r in runs_cfg if "ablation" not in runs_cfg[r]])
-    order += sorted(set(sub["run"]) - set(runs_cfg) - set(order))
+    order = plan.main_runs(config)
+    sub = sub[sub["run"].isin(order)]
     failed = failed_seeds(failures, experiment)
     summary = summarise(drop_failed(sub, failures))
     metrics = order_metrics(set(sub["metric"]))
@@ -213,10 +209,10 @@ def main_table(
         status = statuses[run]
         sub_text = _failure_note(failed.get(run, {})) if status in ("partial", "failed") else (
             "no results" if status == "missing" else "")
-        label = Cell(_label(config, run), None,
+        label = Cell(plan.label(config, run), None,
                      tone="failed" if status in ("failed", "partial") else "", sub=sub_text)
         cells = [label, Cell(str(n_seeds.get(run, 0)), float(n_seeds.get(run, 0)))]
-        record = {"group": "harness", "run": run, "label": _label(config, run), "status": status,
+        record = {"group": "harness", "run": run, "label": plan.label(config, run), "status": status,
                   "message": sub_text, "n_seeds": n_seeds.get(run, 0)}
         for meta in metas:
             stat = stats.get((run, meta.key))
@@ -329,9 +325,9 @@ def ablation_table(
         elif not has:
             status = "missing"
         note = _failure_note(failed.get(run, {})) if run in failed else ("no results" if not has else "")
-        label = _label(config, run) + (" (reference)" if run == reference else "")
+        label = plan.label(config, run) + (" (reference)" if run == reference else "")
         cells = [Cell(label, None, tone="failed" if run in failed else "", sub=note)]
-        record = {"run": run, "label": _label(config, run), "status": status, "message": note}
+        record = {"run": run, "label": plan.label(config, run), "status": status, "message": note}
         for meta in metas:
             stat, ref = stats.get((run, meta.key)), stats.get((reference, meta.key))
             if stat is None:
@@ -355,7 +351,7 @@ def ablation_table(
     for meta in metas:
         columns += [Column(meta.header), Column(f"Δ {meta.display}")]
     notes = [
-        f"Δ: difference of the mean to the reference run ({_label(config, reference)}); green is better, "
+        f"Δ: difference of the mean to the reference run ({plan.label(config, reference)}); green is better, "
         "red is worse in the metric's direction."
     ]
     if not summary.empty:
@@ -380,8 +376,8 @@ def efficiency_table(efficiency: pd.DataFrame, config: Mapping, experiment: str)
     sub = efficiency[efficiency["experiment"] == experiment]
     if sub.empty:
         return None
-    runs_cfg = config.get("runs", {})
-    order = list(config.get("main_runs") or []) + [r for r in runs_cfg if r not in (config.get("main_runs") or [])]
+    main = plan.main_runs(config)
+    order = main + [r for r in config.get("runs", {}) if r not in main]
     rank = {run: i for i, run in enumerate(order)}
     sub = sub.assign(_order=sub["run"].map(lambda r: rank.get(r, len(rank)))).sort_values(["_order", "run"])
     rows, records = [], []
@@ -389,7 +385,7 @@ def efficiency_table(efficiency: pd.DataFrame, config: Mapping, experiment: str)
         size = eff.image_size
         size_text = "×".join(str(int(s)) for s in size) if isinstance(size, list | tuple) else "–"
         cells = [
-            Cell(_label(config, eff.run), None),
+            Cell(plan.label(config, eff.run), None),
             _num(eff.params, 1e6, 3),
             _num(eff.macs, 1e9, 3),
             _num(eff.train_ms_per_iter, 1, 1),
@@ -400,7 +396,7 @@ def efficiency_table(efficiency: pd.DataFrame, config: Mapping, experiment: str)
         ]
         rows.append(Row(eff.run, cells))
         records.append({
-            "run": eff.run, "label": _label(config, eff.run), "params": eff.params, "macs": eff.macs,
+            "run": eff.run, "label": plan.label(config, eff.run), "params": eff.params, "macs": eff.macs,
             "image_size": size_text, "train_ms_per_iter": eff.train_ms_per_iter,
             "infer_ms_per_image": eff.infer_ms_per_image, "peak_mem_mb": eff.peak_mem_mb, "device": eff.device,
         })

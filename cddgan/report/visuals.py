@@ -8,7 +8,6 @@ side for the grid; the zoomed crops are cut from the full-resolution image first
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,10 +16,12 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from cddgan import plan
 from cddgan.data.manifest import read_manifest, test_pairs
 from cddgan.errors import HarnessError
 from cddgan.io import read_image, write_image
-from cddgan.report.results import manifest_path, output_image
+from cddgan.layout import Layout, report_link
+from cddgan.report.tables import slug
 
 MAX_SIDE = 512
 CROP_SIDE = 160
@@ -56,10 +57,6 @@ class VisualSet:
     notes: list[str] = field(default_factory=list)
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-") or "x"
-
-
 def pick_images(image_ids: Sequence[str], count: int) -> list[str]:
     """`count` ids spread evenly over the sorted test set (first and last included), so the grid is not
     just the first few scenes."""
@@ -88,10 +85,13 @@ def zoom_box(zoom: Sequence[float], height: int, width: int) -> tuple[int, int, 
     return top, left, side
 
 
-def psnr(pred: np.ndarray, gt: np.ndarray) -> float:
-    """10 log10(1 / MSE) on [0, 1] images (only used when no metric file has the value)."""
-    mse = float(np.mean((pred.astype(np.float64) - gt.astype(np.float64)) ** 2))
-    return math.inf if mse == 0 else 10 * math.log10(1.0 / mse)
+def psnr(pred: np.ndarray, gt: np.ndarray, protocol: object) -> float:
+    """The tables' PSNR (`cddgan.metrics.psnr`, piq, under the test set's protocol), for a tile whose value
+    no metric file holds: the hazy input when the config has no reference run."""
+    from cddgan.metrics import Protocol
+    from cddgan.metrics import psnr as metric_psnr
+
+    return metric_psnr(pred, gt, Protocol.from_config(protocol))
 
 
 def downscale(image: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:
@@ -112,41 +112,42 @@ def _crop(image: np.ndarray, zoom: Sequence[float]) -> np.ndarray:
     return np.repeat(np.repeat(crop, factor, axis=0), factor, axis=1)
 
 
-def _copy(image: np.ndarray, zoom: Sequence[float], images_dir: Path, name: str) -> tuple[str, str]:
-    write_image(images_dir / f"{name}.png", downscale(image))
-    write_image(images_dir / f"{name}-zoom.png", _crop(image, zoom))
-    return f"images/{name}.png", f"images/{name}-zoom.png"
+def _copy(image: np.ndarray, zoom: Sequence[float], layout: Layout, name: str) -> tuple[str, str]:
+    """Write the image (downscaled) and its zoomed crop into the report; return their links."""
+    links = report_link("images", f"{name}.png"), report_link("images", f"{name}-zoom.png")
+    write_image(layout.report_file("images", f"{name}.png"), downscale(image))
+    write_image(layout.report_file("images", f"{name}-zoom.png"), _crop(image, zoom))
+    return links
 
 
-def _first_seed_with_output(results_dir: Path, experiment: str, run: str, seeds: Sequence[int], dataset: str,
+def _first_seed_with_output(layout: Layout, experiment: str, run: str, seeds: Sequence[int], dataset: str,
                             image_id: str, failed: set[tuple[str, int]]) -> int | None:
     for seed in seeds:
         if (run, int(seed)) in failed:
             continue
-        if output_image(results_dir, experiment, run, int(seed), dataset, image_id).is_file():
+        if Path(layout.output_image(experiment, run, int(seed), dataset, image_id)).is_file():
             return int(seed)
     return None
 
 
 def visual_set(
     config: Mapping,
-    results_dir: Path,
+    layout: Layout,
     experiment: str,
     dataset: str,
     runs: Sequence[str],
     rows: pd.DataFrame,
     failures: pd.DataFrame,
-    out_dir: Path,
     slider_run: str | None = None,
     hazy_run: str | None = None,
 ) -> VisualSet | None:
-    """Copy the grid's images into out_dir/images and describe the grid; None without a manifest.
+    """Copy the grid's images into the report's images/ and describe the grid; None without a manifest.
 
     Columns: the hazy input, each of `runs` (its first seed that did not fail and has outputs), the
-    ground truth where the test set has one. Tiles carry the per-image PSNR from the metric files (for the
-    hazy input: those of `hazy_run`, the identity method, when given), else computed here.
+    ground truth where the test set has one. Tiles carry the per-image PSNR from the metric table (for the
+    hazy input: that of `hazy_run`, the reference floor, when given), else computed here the same way.
     """
-    path = manifest_path(results_dir, dataset)
+    path = Path(layout.manifest(dataset))
     if not path.is_file():
         return None
     pairs = test_pairs(read_manifest(path)).drop_duplicates("image_id").set_index("image_id")
@@ -157,36 +158,36 @@ def visual_set(
         return None
     failed = {(r.run, int(r.seed)) for r in failures.itertuples() if r.experiment == experiment}
     runs_cfg = config.get("runs", {})
-    label = {run: str(runs_cfg.get(run, {}).get("label", run)) for run in runs}
+    label = {run: plan.label(config, run) for run in runs}
+    protocol = config.get("datasets", {}).get(dataset, {}).get("protocol")
     has_gt = any(pairs.loc[i, "clear_path"] for i in chosen)
-    vset = VisualSet(id=_slug(f"visual-{experiment}-{dataset}").lower(),
+    vset = VisualSet(id=slug("visual", experiment, dataset),
                      columns=["Hazy input", *[label[r] for r in runs], *(["Ground truth"] if has_gt else [])])
     psnr_of = _psnr_lookup(rows, experiment, dataset)
-    images_dir = out_dir / "images"
     for image_id in chosen:
         hazy = read_image(pairs.loc[image_id, "path"])
         gt_path = pairs.loc[image_id, "clear_path"]
         gt = read_image(gt_path) if gt_path else None
-        base = f"{experiment}--{dataset}--{image_id}"
-        src, crop = _copy(hazy, zoom, images_dir, _slug(f"{base}--hazy"))
+        base = (experiment, dataset, image_id)
+        src, crop = _copy(hazy, zoom, layout, _name(base, "hazy"))
         hazy_psnr = next((v for (r, _, i), v in psnr_of.items() if r == hazy_run and i == image_id), None)
         if hazy_psnr is None and gt is not None and gt.shape == hazy.shape:
-            hazy_psnr = psnr(hazy, gt)
+            hazy_psnr = psnr(hazy, gt, protocol)
         tiles = [Tile("Hazy input", src, crop, _fmt_psnr(hazy_psnr))]
         for run in runs:
-            seed = _first_seed_with_output(results_dir, experiment, run, runs_cfg.get(run, {}).get("seeds", [0]),
+            seed = _first_seed_with_output(layout, experiment, run, runs_cfg.get(run, {}).get("seeds", [0]),
                                            dataset, image_id, failed)
             if seed is None:
                 tiles.append(Tile(label[run], "", "", "no output"))
                 continue
-            out = read_image(output_image(results_dir, experiment, run, seed, dataset, image_id))
-            src, crop = _copy(out, zoom, images_dir, _slug(f"{base}--{run}--seed{seed}"))
+            out = read_image(layout.output_image(experiment, run, seed, dataset, image_id))
+            src, crop = _copy(out, zoom, layout, _name(base, run, f"seed{seed}"))
             value = psnr_of.get((run, seed, image_id))
             if value is None and gt is not None and gt.shape == out.shape:
-                value = psnr(out, gt)
+                value = psnr(out, gt, protocol)
             tiles.append(Tile(f"{label[run]} (seed {seed})", src, crop, _fmt_psnr(value)))
         if gt is not None:
-            src, crop = _copy(gt, zoom, images_dir, _slug(f"{base}--gt"))
+            src, crop = _copy(gt, zoom, layout, _name(base, "gt"))
             tiles.append(Tile("Ground truth", src, crop, ""))
         elif has_gt:
             tiles.append(Tile("Ground truth", "", "", "none"))
@@ -200,6 +201,11 @@ def visual_set(
                           "tables).")
     vset.notes.append("Under each image: the zoomed region outlined on the hazy input.")
     return vset
+
+
+def _name(base: tuple[str, str, str], *parts: str) -> str:
+    """The file stem of one copied image: its test set, image and column, as one slug."""
+    return slug(*base, *parts)
 
 
 def _slider(vset: VisualSet, run_label: str) -> dict[str, str] | None:
