@@ -63,8 +63,7 @@ def child(stage: str, method_name: str, width: int, height: int, device: str, se
     dev = torch.device(device if stage == "dehaze" else "cpu")  # the metrics run on the CPU
     if stage == "dehaze":
         from cddgan.dehaze import is_out_of_memory
-        from cddgan.methods import load_plugins, method_class
-        from cddgan.train import build_method
+        from cddgan.methods import build_method, load_plugins, method_class
 
         load_plugins()
         # --set sizes the generators; training-free methods (DCP) keep their own defaults

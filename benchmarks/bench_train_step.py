@@ -3,11 +3,10 @@
 The faithful step is the plain float32 reference: the method's reference-work variant from
 `benchmarks/faithful.py` (CUT and FastCUT: keys recomputed with autograd in separate encoder passes;
 CycleGAN: six separate generator passes), or the method itself where it has none, and none of the speed
-options. The
-harness step uses the method's defaults plus the options given (--amp, --channels-last, --fused-adam,
---compile, --cuda-graph). Both run through `cddgan.step.TrainStep`, exactly what the training loop runs.
-Each measurement runs in a fresh process so that its peak memory is its own. The batch lives on the
-device (compute only, as the reference measurement).
+options. The harness step uses the method's defaults plus the options given (--amp, --channels-last,
+--fused-adam, --compile, --cuda-graph). Both run through `cddgan.training.step.TrainStep`, exactly what
+the training loop runs. Each measurement runs in a fresh process so that its peak memory is its own. The
+batch lives on the device (compute only, as the reference measurement).
 
     python benchmarks/bench_train_step.py                       # CPU-sized nets, 64/128/256 px
     python benchmarks/bench_train_step.py --paper-scale --sizes 256 \
@@ -20,9 +19,9 @@ process) and faithful / harness time. `--check N` trains the plain float32 step 
 from the same weights on the same batch for N iterations and prints how far the harness's losses (mean
 of the last five iterations) are from the plain ones, beside two floors (a plain rerun, and plain runs
 from weights perturbed once by bf16-sized amounts, `--check-floors`: see `check`). `--sweep` trains that
-many seeds of the first method in one process (`cddgan.step.StepGroup`, one CUDA graph with a stream per
-seed) and prints their total iterations per second; `--sweep-processes` runs that many single-seed
-processes side by side. `--set KEY=VALUE` (repeatable, VALUE read as YAML) overrides a method setting,
+many seeds of the first method in one process (`cddgan.training.step.StepGroup`, one CUDA graph with a
+stream per seed) and prints their total iterations per second; `--sweep-processes` runs that many
+single-seed processes side by side. `--set KEY=VALUE` (repeatable, VALUE read as YAML) overrides a method setting,
 e.g. `--methods cddgan --set queue_size=0` times an ablation.
 """
 
@@ -51,7 +50,7 @@ def measure(job: dict) -> dict:
         torch.set_num_threads(job["threads"])
     with warnings.catch_warnings(record=True) as seen:  # e.g. a failed capture: shown under the table
         warnings.simplefilter("always")
-        method, step, times = _timed_steps(job)
+        _, step, times = _timed_steps(job)
     device = step.device
     if device.type == "cuda":
         # reserved, not allocated: a replayed graph's intermediates live in its private pool, which the
@@ -109,8 +108,8 @@ def build_step(job: dict, variant: str, seed: int = 0):
 
     from cddgan.config import TRAINING_DEFAULTS
     from cddgan.methods import load_plugins, method_class
-    from cddgan.step import TrainStep
-    from cddgan.train import resolve_device, seed_everything
+    from cddgan.training.loop import resolve_device, seed_everything
+    from cddgan.training.step import TrainStep
 
     device = resolve_device(job["device"])
     load_plugins()
@@ -208,7 +207,7 @@ def sweep(job: dict) -> dict:
     """`runs` seeds of one method trained in this process by one StepGroup: total iterations per second."""
     import torch
 
-    from cddgan.step import StepGroup
+    from cddgan.training.step import StepGroup
 
     if job["threads"]:
         torch.set_num_threads(job["threads"])

@@ -20,8 +20,9 @@ from cddgan.errors import ConfigError, HarnessError
 if TYPE_CHECKING:  # imported lazily at run time: `cddgan --help` must not wait for torch
     import torch
 
-    from cddgan.methods import Method
-    from cddgan.train import GroupTrainer, Trainer
+    from cddgan.methods.base import Method
+    from cddgan.training.group import GroupTrainer
+    from cddgan.training.loop import Trainer
 
 EXECUTION_HELP = (
     "how the job executes, as JSON (device, threads, log_every, cuda_graph, ...: cddgan.config.EXECUTION_KEYS);"
@@ -79,7 +80,7 @@ def _record_divergence(
 
 def cmd_train(args: argparse.Namespace) -> None:
     from cddgan.errors import DivergenceError
-    from cddgan.train import Trainer
+    from cddgan.training.loop import Trainer
 
     status = Path(args.status) if args.status else None
     _clear_status(status)
@@ -99,7 +100,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_train_group(args: argparse.Namespace) -> None:
-    from cddgan.train import GroupTrainer
+    from cddgan.training.group import GroupTrainer
 
     lists = {"--model": args.model, "--losses": args.losses, "--checkpoint-dir": args.checkpoint_dir}
     if args.status:
@@ -123,7 +124,9 @@ def cmd_train_group(args: argparse.Namespace) -> None:
 
 
 def _method_for(spec: dict, model: str | None, device_name: str) -> tuple[Method, torch.device]:
-    from cddgan.train import build_method, load_trained, resolve_device
+    from cddgan.methods.registry import build_method
+    from cddgan.modelfile import load_trained
+    from cddgan.training.loop import resolve_device
 
     device = resolve_device(device_name)
     if model:
@@ -136,7 +139,7 @@ def _method_for(spec: dict, model: str | None, device_name: str) -> tuple[Method
 
 def cmd_dehaze(args: argparse.Namespace) -> None:
     from cddgan.dehaze import dehaze_split, write_failed_marker
-    from cddgan.train import RunFailed
+    from cddgan.modelfile import RunFailed
 
     spec = _json(args.spec, "--spec")
     try:
@@ -178,7 +181,8 @@ def cmd_efficiency(args: argparse.Namespace) -> None:
     from cddgan.config import job_training
     from cddgan.efficiency import measure, summary
     from cddgan.io import write_text
-    from cddgan.train import Trainer, build_method, resolve_device
+    from cddgan.methods.registry import build_method
+    from cddgan.training.loop import Trainer, resolve_device
 
     spec = _json(args.spec, "--spec")
     execution = _execution(args)

@@ -18,7 +18,7 @@ from tqdm import tqdm
 from cddgan.data.manifest import read_manifest, test_pairs
 from cddgan.errors import DatasetError, OutOfMemory
 from cddgan.io import atomic_dir, read_image, write_image, write_text
-from cddgan.methods import Method
+from cddgan.methods.base import Method
 
 # Generators downsample twice; inputs are reflect-padded to a multiple of this and cropped back.
 SIZE_MULTIPLE = 4

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from cddgan.methods import Method
+from cddgan.methods.base import Method
 
 EFFICIENCY_SIZE = (256, 256)
 

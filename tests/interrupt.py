@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from cddgan.train import Trainer
+from cddgan.training.loop import Trainer
 
 
 def kill_at_iteration(

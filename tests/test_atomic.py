@@ -24,7 +24,7 @@ from cddgan.dehaze import dehaze_split
 from cddgan.errors import ImageError, OutOfMemory
 from cddgan.io import atomic_path, read_image, write_image, write_text
 from cddgan.methods import method_class
-from cddgan.train import Trainer
+from cddgan.training.loop import Trainer
 
 REPO = Path(__file__).resolve().parents[1]
 

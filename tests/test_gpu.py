@@ -12,7 +12,7 @@ import torch
 
 from cddgan.config import TRAINING_DEFAULTS
 from cddgan.methods import load_plugins, method_class
-from cddgan.step import StepGroup, TrainStep
+from cddgan.training.step import StepGroup, TrainStep
 
 pytestmark = [
     pytest.mark.gpu,
@@ -153,7 +153,7 @@ def loop_spec(method: str = "cyclegan", **training) -> dict:
 
 
 def test_training_loop_runs_with_cuda_graphs(tmp_path, tiny_synthetic):
-    from cddgan.train import Trainer
+    from cddgan.training.loop import Trainer
 
     spec = loop_spec("cut", cuda_graph=True, amp=True)
     trainer = Trainer(spec, tiny_synthetic, tmp_path / "ckpt", log=print, progress=False)
@@ -170,7 +170,7 @@ def test_a_killed_run_resumes_on_the_gpu(tmp_path, tiny_synthetic, monkeypatch, 
     and resubmitted to a GPU resumes there too, into a CUDA-graph step."""
     from interrupt import kill_at_iteration
 
-    from cddgan.train import Trainer
+    from cddgan.training.loop import Trainer
 
     spec = loop_spec("cyclegan")
     kill_at_iteration(11, spec, tiny_synthetic, tmp_path, monkeypatch, execution={"device": first_device})

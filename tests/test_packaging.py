@@ -127,7 +127,8 @@ def test_the_training_loop_and_benchmarks_import_without_jsonschema():
     """The lent GPU machines' image has torch but not jsonschema: the training loop, the step, the CUDA
     graphs and the methods must import without it (only config validation needs it)."""
     code = (
-        "import sys, cddgan.train, cddgan.step, cddgan.graphs, cddgan.config, cddgan.data.synthetic\n"
+        "import sys, cddgan.training.loop, cddgan.training.group, cddgan.training.step, cddgan.training.graphs\n"
+        "import cddgan.config, cddgan.data.synthetic\n"
         "from cddgan.methods import load_plugins; load_plugins()\n"
         "assert 'jsonschema' not in sys.modules, 'jsonschema imported'\n"
     )

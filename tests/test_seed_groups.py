@@ -15,7 +15,8 @@ from smoke import run_snakemake, write_config
 from test_train import spec
 
 from cddgan.errors import HarnessError
-from cddgan.train import GroupTrainer, Trainer
+from cddgan.training.group import GroupTrainer
+from cddgan.training.loop import Trainer
 
 
 def outputs(tmp_path, n: int) -> list[tuple]:

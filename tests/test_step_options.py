@@ -9,7 +9,7 @@ import torch
 from cddgan.config import TRAINING_DEFAULTS
 from cddgan.errors import ConfigError
 from cddgan.methods import method_class
-from cddgan.step import StepGroup, TrainStep, compile_networks
+from cddgan.training.step import StepGroup, TrainStep, compile_networks
 
 TINY = {"ngf": 4, "n_blocks": 1, "ndf": 4, "num_patches": 16, "nce_layers": [0, 4, 8, 12]}
 
@@ -165,7 +165,7 @@ def test_host_decisions_reach_step_as_keywords_once_per_iteration():
 
 def test_failed_capture_warns_and_leaves_the_run_eager(monkeypatch):
     """On the CPU no capture happens; force one to fail to see the fallback."""
-    from cddgan import step as step_module
+    from cddgan.training import step as step_module
 
     method = method_class("cut")(TINY)
     step = TrainStep(method, {**TRAINING_DEFAULTS, "iterations": 10}, torch.device("cpu"))

@@ -12,8 +12,9 @@ import toy_method  # noqa: F401  (registers toy-gan)
 from interrupt import kill_at_iteration
 
 from cddgan.errors import DivergenceError
-from cddgan.step import linear_decay
-from cddgan.train import Trainer, load_trained
+from cddgan.modelfile import load_trained
+from cddgan.training.loop import Trainer
+from cddgan.training.step import linear_decay
 
 
 def spec(seed=0, iterations=12, **settings):
@@ -143,7 +144,7 @@ def test_loss_log_and_trained_model_round_trip(tmp_path, tiny_synthetic):
 def test_cuda_rng_states_are_restored_for_the_gpus_the_resumed_job_sees(monkeypatch):
     """A job saved on a node with 3 GPUs and resubmitted to one that shows it 1 restores that one's state
     (torch refuses a list longer than the device count); a CPU checkpoint restores none."""
-    from cddgan import train as train_module
+    from cddgan.training import loop as train_module
 
     restored: list[list[torch.Tensor]] = []
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)

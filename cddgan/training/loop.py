@@ -1,8 +1,8 @@
-"""One training loop for every GAN method.
+"""One training loop for every GAN method: `Trainer`, one (run, seed) from start to model.pt.
 
 The loop owns what every method shares: devices and precision, seeds, unpaired sampling, Adam with a
 linear decay to 0 over the second part of training, checkpoints, loss logs, progress and divergence
-checks. A method (`cddgan.methods.GANMethod`) only says which losses to minimise in which order.
+checks. A method (`cddgan.methods.base.GANMethod`) only says which losses to minimise in which order.
 
 Checkpoints hold weights, optimiser and scheduler states, every RNG state, the sampler state, the
 iteration and the loss log so far; they are written atomically to a folder the Snakemake rule does not
@@ -32,14 +32,15 @@ from cddgan.data.manifest import read_manifest
 from cddgan.data.unpaired import UnpairedSampler
 from cddgan.errors import DivergenceError, HarnessError
 from cddgan.io import atomic_path
-from cddgan.methods.base import GANMethod
 from cddgan.methods.registry import build_method
-from cddgan.step import TrainStep
+from cddgan.modelfile import write_model
+from cddgan.training.step import TrainStep
 
 Log = Callable[[str], None]
 
 
-def _stderr(message: str) -> None:
+def stderr_log(message: str) -> None:
+    """The default log of a training job: one flushed line on stderr (the job's log file)."""
     print(message, file=sys.stderr, flush=True)
 
 
@@ -109,7 +110,7 @@ class Trainer:
         spec: Mapping[str, Any],
         manifest_path: str | Path,
         checkpoint_dir: str | Path,
-        log: Log = _stderr,
+        log: Log = stderr_log,
         progress: bool = True,
         execution: Mapping[str, Any] | None = None,
     ) -> None:
@@ -289,17 +290,14 @@ class Trainer:
     def _write_outputs(self, model_out: Path, losses_out: Path, failed: str | None = None) -> None:
         with atomic_path(losses_out) as tmp:
             pd.DataFrame(self.rows).to_csv(tmp, index=False)
-        payload = {
-            "method": self.spec["method"],
-            "settings": self.spec["settings"],
-            "spec": self.spec,
-            "execution": {key: self.cfg[key] for key in sorted(EXECUTION_KEYS)},  # job_training fills each
-            "iterations": self.iteration,
-            "failed": failed,
-            "state_dict": None if failed else self.method.state_dict(),
-        }
-        with atomic_path(model_out) as tmp:
-            torch.save(payload, tmp)
+        write_model(
+            model_out,
+            self.spec,
+            execution={key: self.cfg[key] for key in sorted(EXECUTION_KEYS)},  # job_training fills each
+            iterations=self.iteration,
+            state_dict=None if failed else self.method.state_dict(),
+            failed=failed,
+        )
 
     def record_failure(self, message: str, model_out: str | Path, losses_out: str | Path) -> None:
         """Write a diverged run's outputs: its loss log so far and a model file that says it failed.
@@ -309,100 +307,3 @@ class Trainer:
         change of its settings reruns it; the last good checkpoint stays for inspection.
         """
         self._write_outputs(Path(model_out), Path(losses_out), failed=message)
-
-
-class GroupTrainer:
-    """Trains several seeds of one run in one process: each seed is a `Trainer` (own weights, data order,
-    checkpoint and outputs), and one `StepGroup` steps them together, on CUDA as one graph with a stream per
-    seed, so that the GPU overlaps their kernels (docs/benchmarks.md: 72 CUT it/s for four seeds against
-    50 for four processes). A seed's random draws then depend on the group it trains in.
-
-    A seed that diverges is recorded as failed and the others train on; a crash stops the group, and a
-    rerun resumes every seed from its checkpoint (seeds left at different iterations catch up alone first).
-    """
-
-    def __init__(
-        self,
-        specs: list[Mapping[str, Any]],
-        manifest_path: str | Path,
-        checkpoint_dirs: list[str | Path],
-        log: Log = _stderr,
-        progress: bool = True,
-        execution: Mapping[str, Any] | None = None,
-    ) -> None:
-        if not specs or len(specs) != len(checkpoint_dirs):
-            raise HarnessError("a training group needs one checkpoint folder per spec, and at least one spec")
-        shared = ("iterations", "log_every", "checkpoint_every", "batch_size", "crop", "device")
-        for key in shared:
-            values = {json.dumps(job_training(spec, execution).get(key)) for spec in specs}
-            if len(values) > 1:
-                raise HarnessError(f"the seeds of a training group must share training.{key}; got {sorted(values)}")
-        self.log = log
-        self.progress = progress
-        self.members = [
-            Trainer(spec, manifest_path, ckpt, log=self._prefixed(spec), progress=False, execution=execution)
-            for spec, ckpt in zip(specs, checkpoint_dirs, strict=True)
-        ]
-
-    def _prefixed(self, spec: Mapping[str, Any]) -> Log:
-        return lambda message: self.log(f"[seed {spec['seed']}] {message}")
-
-    def run(self, outputs: list[tuple[str | Path, str | Path]]) -> dict[int, DivergenceError]:
-        """Train every seed to the end and write its outputs; return the seeds (by index) that diverged."""
-        from cddgan.step import StepGroup
-
-        if len(outputs) != len(self.members):
-            raise HarnessError(f"{len(self.members)} seeds but {len(outputs)} output pairs")
-        failed: dict[int, DivergenceError] = {}
-        for member in self.members:
-            member.start()
-        start = time.perf_counter() - max(m.elapsed for m in self.members)
-        level = max(m.iteration for m in self.members)
-        for i, member in enumerate(self.members):  # resumed at different iterations: catch up alone
-            while member.iteration < level and i not in failed:
-                member.train_step(*member.sampler.next())
-                self._end_iteration(i, member, time.perf_counter() - start, failed)
-        active = [i for i, m in enumerate(self.members) if i not in failed and not m.done()]
-        seeds = ",".join(str(m.spec["seed"]) for m in self.members)
-        bar = progress_bar(self.members[0].total, level, f"{self.members[0].spec['run']}/seeds {seeds}", self.progress)
-        while active:  # a new group whenever a seed drops out (diverged)
-            members = list(active)
-            group = StepGroup([self.members[i].step for i in members])
-            while active == members:
-                batches = [self.members[i].sampler.next() for i in members]
-                group(batches, [self.members[i]._accumulate for i in members])
-                now = time.perf_counter() - start
-                for i in members:
-                    self._end_iteration(i, self.members[i], now, failed)
-                bar.update(1)
-                active = [i for i in members if i not in failed and not self.members[i].done()]
-        bar.close()
-        for i, member in enumerate(self.members):
-            if i not in failed:
-                member.finish(*outputs[i])
-        return failed
-
-    @staticmethod
-    def _end_iteration(i: int, member: Trainer, elapsed: float, failed: dict[int, DivergenceError]) -> None:
-        try:
-            member.end_iteration(elapsed)
-        except DivergenceError as exc:
-            member.log(f"FAILED: {exc}")
-            failed[i] = exc
-
-
-class RunFailed(HarnessError):
-    """The model file belongs to a run that diverged; there are no weights to dehaze with."""
-
-
-def load_trained(model_path: str | Path, device: torch.device, plugins: tuple[str, ...] = ()) -> GANMethod:
-    """Rebuild a trained method from model.pt for inference (RunFailed for a diverged run)."""
-    payload = torch.load(model_path, map_location=device, weights_only=False)
-    if payload.get("failed"):
-        raise RunFailed(f"{model_path}: {payload['failed']}")
-    spec = dict(payload["spec"])
-    spec["plugins"] = list(spec.get("plugins", [])) + list(plugins)
-    method = build_method(spec, device)
-    method.load_state_dict(payload["state_dict"])
-    method.eval()
-    return method

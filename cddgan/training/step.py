@@ -1,11 +1,11 @@
 """One training iteration of a GAN method, with its optimisers and learning-rate schedule.
 
-Shared by the training loop (`cddgan.train.Trainer`), the efficiency measurement and the benchmarks, so
-that what is timed is exactly what is trained. The method yields `(group, loss, logs)` per update; this
-class zeroes that group's gradients, back-propagates, steps its Adam, and finally runs the method's
-post-step hook and the schedule. On CUDA, `cuda_graph` replays a captured iteration (see `TrainStep`;
-the capture itself is in `cddgan.graphs`), and `StepGroup` trains several runs (the seeds of a sweep) in
-one process and one graph.
+Shared by the training loop (`cddgan.training.loop.Trainer`), the efficiency measurement and the
+benchmarks, so that what is timed is exactly what is trained. The method yields `(group, loss, logs)` per
+update; this class zeroes that group's gradients, back-propagates, steps its Adam, and finally runs the
+method's post-step hook and the schedule. On CUDA, `cuda_graph` replays a captured iteration (see
+`TrainStep`; the capture itself is in `cddgan.training.graphs`, handed each run's iteration as a
+callable), and `StepGroup` trains several runs (the seeds of a sweep) in one process and one graph.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from typing import Any
 import torch
 
 from cddgan.errors import ConfigError
-from cddgan.graphs import CapturedStep, Record, on_side_stream
-from cddgan.methods import GANMethod
+from cddgan.methods.base import GANMethod
+from cddgan.training.graphs import CapturedStep, Record, on_side_stream
 
 
 def linear_decay(iterations: int, decay_start: float) -> Callable[[int], float]:
@@ -247,8 +247,11 @@ class StepGroup:
             for d, (h, c) in zip(decisions, prepared, strict=True)
         )
         if key not in self.graphs:
+            iterations = [partial(_iteration, s, d) for s, d in zip(self.steps, decisions, strict=True)]
             try:
-                self.graphs[key] = CapturedStep.capture_group(self.steps, prepared, decisions)
+                self.graphs[key] = CapturedStep.capture_group(
+                    self.steps[0].device, iterations, prepared, self._zero_grads
+                )
             except Exception as exc:  # a graph is an optimisation, never a reason to stop a run
                 names = ", ".join(type(s.method).__name__ for s in self.steps)
                 warnings.warn(f"CUDA graph capture of {names}'s step failed ({exc}); training eagerly", stacklevel=4)
@@ -256,7 +259,20 @@ class StepGroup:
                 return None
         return self.graphs[key]
 
+    def _zero_grads(self) -> None:
+        """Drop every member's gradients before a capture: they are then allocated in the graph's pool."""
+        for step in self.steps:
+            for optimizer in step.optimizers.values():
+                optimizer.zero_grad(set_to_none=True)
+
     def _stop_graphs(self) -> None:
         for step in self.steps:
             step.use_graph = False
         self.graphs.clear()
+
+
+def _iteration(
+    step: TrainStep, decisions: Mapping[str, Hashable], hazy: torch.Tensor, clear: torch.Tensor, record: Record
+) -> None:
+    """One member's iteration as `cddgan.training.graphs` captures it: the batch and the record vary."""
+    step.run(hazy, clear, decisions, record)
