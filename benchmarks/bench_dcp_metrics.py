@@ -15,26 +15,20 @@ from __future__ import annotations
 import argparse
 import functools
 import platform
-import time
 from collections.abc import Callable
 
 import numpy as np
 import torch
 
 from baselines.dcp import DarkChannelPrior, effective_radius
+from cddgan.measure import timings
 from cddgan.metrics import PROTOCOLS, full_reference, no_reference
 
 
 def best_seconds(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
     """Fastest (wall, CPU) seconds of `fn` over `repeats` calls, after one untimed warm-up call."""
-    fn()
-    walls, cpus = [], []
-    for _ in range(repeats):
-        wall, cpu = time.perf_counter(), time.process_time()
-        fn()
-        walls.append(time.perf_counter() - wall)
-        cpus.append(time.process_time() - cpu)
-    return min(walls), min(cpus)
+    runs = timings(fn, torch.device("cpu"), repeats, warmup=1)
+    return min(t.wall_ms for t in runs) / 1000, min(t.cpu_ms for t in runs) / 1000
 
 
 def scene(size: int, seed: int = 0) -> np.ndarray:

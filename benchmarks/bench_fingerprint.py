@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from cddgan.data.fingerprint import dataset_fingerprint
+from cddgan.measure import time_ms, timings
 
 WARM_RUNS = 5
 
@@ -44,15 +45,13 @@ def build_tree(root: Path, files: int, folders: int) -> float:
 def measure(root: Path) -> tuple[float, list[float]]:
     """Seconds of the first fingerprint and of `WARM_RUNS` more; all must agree."""
     spec = {"adapter": "folders", "root": str(root)}
-    start = time.perf_counter()
-    first = dataset_fingerprint("bench", spec)
-    cold = time.perf_counter() - start
-    warm = []
-    for _ in range(WARM_RUNS):
-        start = time.perf_counter()
-        assert dataset_fingerprint("bench", spec) == first, "the fingerprint of an unchanged tree changed"
-        warm.append(time.perf_counter() - start)
-    return cold, warm
+    first: list[str] = []
+    cold = time_ms(lambda: first.append(dataset_fingerprint("bench", spec)), None, repeats=1, warmup=0) / 1000
+
+    def again() -> None:
+        assert dataset_fingerprint("bench", spec) == first[0], "the fingerprint of an unchanged tree changed"
+
+    return cold, [t.wall_ms / 1000 for t in timings(again, None, WARM_RUNS, warmup=0)]
 
 
 def main() -> None:

@@ -1,10 +1,11 @@
 """Memory and time of dehazing and scoring ONE full-size test image, by image size: what a dehaze or
 evaluate job needs for I-HAZE / O-HAZE-sized photographs, and when `datasets.<name>.test_max_side` is due.
 
-Each (stage, size) runs in a child process of its own, so its peak memory is its own: on the CPU the
-growth of the peak resident set over the process's resident set just before the stage (the framework and
-the network are not counted), on CUDA `torch.cuda.max_memory_allocated` of the stage. The input is a
-random image (cost does not depend on content); each stage runs once after a small warm-up.
+Each (stage, size) runs in a child process of its own, so its peak memory is its own: the growth of the
+peak over the memory held just before the stage (the framework and the network are not counted), with
+`cddgan.measure`'s figures: on the CPU the resident set, on CUDA the allocator's reserved memory (as the
+efficiency table and bench_train_step.py count it). The input is a random image (cost does not depend on
+content); each stage runs once after a small warm-up.
 
     python benchmarks/bench_test_size.py [--sizes 512x384 1600x1200 ...] [--methods dcp cut]
         [--device auto|cpu|cuda] [--threads N] [--set KEY=VALUE ...]
@@ -18,10 +19,8 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -43,20 +42,10 @@ def parse_size(text: str) -> tuple[int, int]:
     return width, height
 
 
-def peak_rss_mb() -> float:
-    """The process's peak resident set so far (Linux reports kB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def current_rss_mb() -> float:
-    """The process's resident set now, from /proc (Linux)."""
-    pages = int(Path("/proc/self/statm").read_text().split()[1])
-    return pages * resource.getpagesize() / 2**20
-
-
 def child(stage: str, method_name: str, width: int, height: int, device: str, settings: dict) -> dict:
     """Run one stage on one random image; return its seconds and peak memory growth."""
     from cddgan.dehaze import dehaze_image
+    from cddgan.measure import current_memory_mb, peak_memory_mb, reset_peak_memory, time_ms
 
     rng = np.random.default_rng(0)
     image = rng.random((height, width, 3), dtype=np.float32)
@@ -92,19 +81,13 @@ def child(stage: str, method_name: str, width: int, height: int, device: str, se
             full_reference(image, other, protocol)
             no_reference(image, protocol)
 
+    host = torch.device("cpu")
+    reset_peak_memory(dev)
+    before = {"host": current_memory_mb(host), "gpu": current_memory_mb(dev)}
+    seconds = time_ms(run, dev, repeats=1, warmup=0) / 1000
+    result = {"seconds": seconds, "host_mb": max(0.0, peak_memory_mb(host) - before["host"])}
     if dev.type == "cuda":
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-        before = torch.cuda.memory_allocated()
-    base = current_rss_mb()
-    start = time.perf_counter()
-    run()
-    if dev.type == "cuda":
-        torch.cuda.synchronize()
-    seconds = time.perf_counter() - start
-    result = {"seconds": seconds, "host_mb": max(0.0, peak_rss_mb() - base)}
-    if dev.type == "cuda":
-        result["gpu_mb"] = (torch.cuda.max_memory_allocated() - before) / 2**20
+        result["gpu_mb"] = max(0.0, peak_memory_mb(dev) - before["gpu"])
     return result
 
 

@@ -13,16 +13,17 @@ batch lives on the device (compute only, as the reference measurement).
         --amp --channels-last --fused-adam --cuda-graph --check 20 --sweep 1 2 4 8 --sweep-processes 4
 
 Prints a Markdown table: ms per iteration (median of per-iteration times, each ended by a device sync),
-iterations per second, peak memory (CUDA: max reserved, which includes a CUDA graph's private pool; the
-first GPU numbers in docs/benchmarks.md are max allocated; CPU: peak resident set of the measuring
-process) and faithful / harness time. `--check N` trains the plain float32 step and the harness step
-from the same weights on the same batch for N iterations and prints how far the harness's losses (mean
-of the last five iterations) are from the plain ones, beside two floors (a plain rerun, and plain runs
-from weights perturbed once by bf16-sized amounts, `--check-floors`: see `check`). `--sweep` trains that
-many seeds of the first method in one process (`cddgan.training.step.StepGroup`, one CUDA graph with a
-stream per seed) and prints their total iterations per second; `--sweep-processes` runs that many
-single-seed processes side by side. `--set KEY=VALUE` (repeatable, VALUE read as YAML) overrides a method setting,
-e.g. `--methods cddgan --set queue_size=0` times an ablation.
+iterations per second, peak memory (`cddgan.measure`, as the efficiency table: CUDA max reserved, which
+includes a CUDA graph's private pool; the first GPU numbers in docs/benchmarks.md are max allocated; CPU:
+peak resident set of the measuring process) and faithful / harness time. `--check N` trains the plain
+float32 step and the harness step from the same weights on the same batch for N iterations and prints how
+far the harness's losses (mean of the last five iterations) are from the plain ones, beside two floors (a
+plain rerun, and plain runs from weights perturbed once by bf16-sized amounts, `--check-floors`: see
+`check`). `--sweep` trains that many seeds of the first method in one process
+(`cddgan.training.step.StepGroup`, one CUDA graph with a stream per seed) and prints their total
+iterations per second; `--sweep-processes` runs that many single-seed processes side by side.
+`--set KEY=VALUE` (repeatable, VALUE read as YAML) overrides a method setting, e.g. `--methods cddgan
+--set queue_size=0` times an ablation.
 """
 
 from __future__ import annotations
@@ -42,28 +43,21 @@ REPO = Path(__file__).resolve().parents[1]
 
 def measure(job: dict) -> dict:
     """One (method, size, variant) measurement in this process."""
-    import resource
-
     import torch
+
+    from cddgan.measure import peak_memory_mb
 
     if job["threads"]:
         torch.set_num_threads(job["threads"])
     with warnings.catch_warnings(record=True) as seen:  # e.g. a failed capture: shown under the table
         warnings.simplefilter("always")
-        _, step, times = _timed_steps(job)
+        step, times = _timed_steps(job)
     device = step.device
-    if device.type == "cuda":
-        # reserved, not allocated: a replayed graph's intermediates live in its private pool, which the
-        # allocator counts as reserved but (after the capture) not as allocated
-        peak = torch.cuda.max_memory_reserved(device) / 2**20
-        name = torch.cuda.get_device_name(device)
-    else:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        name = f"CPU, {torch.get_num_threads()} threads"
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     return {
         **job,
         "ms": statistics.median(times),
-        "peak_mb": peak,
+        "peak_mb": peak_memory_mb(device),
         "device_name": name,
         "torch": torch.__version__,
         "has_flag": _faithful_class(job["method"]) is not None,
@@ -73,25 +67,19 @@ def measure(job: dict) -> dict:
 
 
 def _timed_steps(job: dict):
-    """Build, warm up (past a capture), then time `repeats` iterations, each ended by a device sync."""
-    import torch
+    """Build, warm up (past a capture), then time `repeats` iterations, each ended by a device sync; the
+    peak memory is that of the timed iterations."""
+    from cddgan.measure import reset_peak_memory, timings
 
-    method, step = build_step(job, job["variant"])
+    _, step = build_step(job, job["variant"])
     device = step.device
     hazy, clear = random_batch(job["size"], device)
     warmup = job["warmup"] + step.calls_before_replay  # with graphs: time replays, not warm-up and capture
     for _ in range(warmup):
         step(hazy, clear)
-    sync(device)
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    times = []
-    for _ in range(job["repeats"]):
-        start = time.perf_counter()
-        step(hazy, clear)
-        sync(device)
-        times.append((time.perf_counter() - start) * 1000)
-    return method, step, times
+    reset_peak_memory(device)
+    times = [t.wall_ms for t in timings(lambda: step(hazy, clear), device, job["repeats"], warmup=0)]
+    return step, times
 
 
 def random_batch(size: int, device):
@@ -207,6 +195,7 @@ def sweep(job: dict) -> dict:
     """`runs` seeds of one method trained in this process by one StepGroup: total iterations per second."""
     import torch
 
+    from cddgan.measure import peak_memory_mb, reset_peak_memory, time_ms
     from cddgan.training.step import StepGroup
 
     if job["threads"]:
@@ -218,23 +207,23 @@ def sweep(job: dict) -> dict:
     warm = max(s.warmup_calls for _, s in pairs) + 1 + job["warmup"]
     for _ in range(warm):
         group(batches)
-    sync(device)
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    start = time.perf_counter()
-    for _ in range(job["repeats"]):
-        group(batches)
-    sync(device)
-    seconds = time.perf_counter() - start
-    peak = torch.cuda.max_memory_reserved(device) / 2**20 if device.type == "cuda" else float("nan")
+    reset_peak_memory(device)
+
+    def block() -> None:  # `repeats` iterations, synced once at the end: the runs' overlap is the point
+        for _ in range(job["repeats"]):
+            group(batches)
+
+    seconds = time_ms(block, device, repeats=1, warmup=0) / 1000
     total = job["runs"] * job["repeats"] / seconds
-    return {**job, "total_its": total, "graph": bool(group.graphs), "peak_mb": peak}
+    return {**job, "total_its": total, "graph": bool(group.graphs), "peak_mb": peak_memory_mb(device)}
 
 
 def throughput(job: dict) -> dict:
     """One run's iterations per second over `seconds`, started when every process of the side-by-side
     measurement is warm (each touches `barrier/<index>` and waits for all `processes` files)."""
     import torch
+
+    from cddgan.measure import sync
 
     if job["threads"]:
         torch.set_num_threads(job["threads"])
@@ -269,6 +258,8 @@ def profile(job: dict) -> dict:
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as torch_profile
 
+    from cddgan.measure import sync
+
     if job["threads"]:
         torch.set_num_threads(job["threads"])
     _, step = build_step(job, "harness")
@@ -294,13 +285,6 @@ def profile(job: dict) -> dict:
     ]
     busy = sum(getattr(e, key) for e in events) / per_iteration
     return {**job, "busy_ms": busy, "top": top, "clock": "GPU kernels" if cuda else "CPU ops (self)"}
-
-
-def sync(device) -> None:
-    import torch
-
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 WORKERS = {"measure": measure, "check": check, "sweep": sweep, "throughput": throughput, "profile": profile}

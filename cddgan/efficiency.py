@@ -13,23 +13,16 @@ which is why published tables list CycleGAN at 56.89 G and the same generator as
 from __future__ import annotations
 
 import platform
-import resource
-import statistics
-import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from cddgan.measure import peak_memory_mb, reset_peak_memory, time_ms
 from cddgan.methods.base import Method
 
 EFFICIENCY_SIZE = (256, 256)
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def called_parameters(method: Method, x: torch.Tensor) -> int:
@@ -67,27 +60,6 @@ def count_macs(method: Method, x: torch.Tensor) -> int | None:
     return int(counter.get_total_flops() // 2)
 
 
-def time_ms(fn: Callable[[], object], device: torch.device, repeats: int, warmup: int = 1) -> float:
-    """Median wall time of `fn()` in milliseconds."""
-    for _ in range(warmup):
-        fn()
-    _sync(device)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
-
-
-def peak_memory_mb(device: torch.device) -> float:
-    """Peak CUDA memory allocated, or on the CPU the process's peak resident set size."""
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
@@ -103,9 +75,9 @@ def measure(
     train_warmup: int = 1,
 ) -> dict[str, Any]:
     """All efficiency figures of one method. `train_step` is a zero-argument callable or None; it runs
-    `train_warmup` times before it is timed."""
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
+    `train_warmup` times before it is timed. Times and peak memory are `cddgan.measure`'s (the median of
+    synced calls; CUDA: peak reserved memory, which counts a CUDA graph's private pool)."""
+    reset_peak_memory(device)
     x = torch.rand(1, 3, *image_size, device=device)
     params = called_parameters(method, x)
     macs = count_macs(method, x)
