@@ -99,9 +99,7 @@ class CUT(GANMethod):
         q_proj, k_proj, _ = project_pairs(self.F, feats_q, feats_k, self.settings["num_patches"])
         return self.nce_loss(q_proj, k_proj, batch, negatives)
 
-    def nce_loss(
-        self, q_proj: Feats, k_proj: Feats, batch: int, negatives: Feats | None = None
-    ) -> torch.Tensor:
+    def nce_loss(self, q_proj: Feats, k_proj: Feats, batch: int, negatives: Feats | None = None) -> torch.Tensor:
         """lambda_nce * mean over layers of the mean PatchNCE loss of projected queries and keys."""
         s = self.settings
         negs = negatives if negatives is not None else [None] * len(q_proj)
