@@ -1,10 +1,11 @@
 """The reference implementations' work, for the faithful-vs-optimised benchmark and its tests.
 
 The production methods compute the reference's losses and gradients with less work (CycleGAN: three
-batched generator passes and one pass per discriminator; CUT: the keys reused from the main generator
-pass). These subclasses put the reference's pass structure back, and nothing else: same settings, same
-networks (a state dict loads into either), same losses. They are not registered: the production registry
-never sees them, and `FAITHFUL` maps a method name to its reference variant.
+batched generator passes and one pass per discriminator; CDD-GAN: the same discriminator passes; CUT: the
+keys reused from the main generator pass). These subclasses put the reference's pass structure back, and
+nothing else: same settings, same networks (a state dict loads into either), same losses. They are not
+registered: the production registry never sees them, and `FAITHFUL` maps a method name to its reference
+variant; a method without one (NEGCUT) is its own faithful step, in plain float32.
 """
 
 from __future__ import annotations
@@ -14,10 +15,20 @@ import torch
 from baselines.cut import CUT, FastCUT, nce_pairs
 from baselines.cyclegan import CycleGAN
 from cddgan.methods import Method
-from cddgan.methods.cycle import CyclePasses
+from cddgan.methods.cddgan import CDDGAN
+from cddgan.methods.cycle import CyclePair, CyclePasses
 
 
-class FaithfulCycleGAN(CycleGAN):
+class _SeparateDiscriminatorPasses:
+    """The reference's discriminator loss: one pass over the real images and one over the fakes."""
+
+    def discriminator_loss(
+        self: CyclePair, d: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor
+    ) -> torch.Tensor:
+        return self.gan.d_loss(d(real), d(fake))
+
+
+class FaithfulCycleGAN(_SeparateDiscriminatorPasses, CycleGAN):
     """CycleGAN with the reference's six separate generator passes and two passes per discriminator."""
 
     def cycle_passes(
@@ -28,8 +39,9 @@ class FaithfulCycleGAN(CycleGAN):
         idt_a, idt_b = (self.G_AB(b), self.G_BA(a)) if self.use_identity else (None, None)
         return CyclePasses(fake_b, fake_a, rec_a, rec_b, idt_a, idt_b)
 
-    def discriminator_loss(self, d: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-        return self.gan.d_loss(d(real), d(fake))
+
+class FaithfulCDDGAN(_SeparateDiscriminatorPasses, CDDGAN):
+    """CDD-GAN with two passes per discriminator (its generator passes have no reference to differ from)."""
 
 
 class _ReferenceNCEPasses:
@@ -62,6 +74,10 @@ class FaithfulFastCUT(_ReferenceNCEPasses, FastCUT):
     """FastCUT with the reference's encoder passes (two: no identity pair)."""
 
 
-# Methods whose production step does less work than the reference's; the others' faithful step is the
-# method itself, in plain float32.
-FAITHFUL: dict[str, type[Method]] = {"cyclegan": FaithfulCycleGAN, "cut": FaithfulCUT, "fastcut": FaithfulFastCUT}
+# Methods whose production step does less work than the reference's.
+FAITHFUL: dict[str, type[Method]] = {
+    "cyclegan": FaithfulCycleGAN,
+    "cddgan": FaithfulCDDGAN,
+    "cut": FaithfulCUT,
+    "fastcut": FaithfulFastCUT,
+}

@@ -6,6 +6,9 @@ tiny batch is overfitted; and a state_dict round trip (queue and image pools inc
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 from test_negcut import adversarial_checks, batch, checkpoint_round_trip, iterate, make_opts
@@ -108,6 +111,26 @@ def test_with_every_switch_off_it_is_cyclegan():
         for key in logs_g:
             assert logs_g[key] == pytest.approx(logs_w[key], rel=1e-12), key
         for g, w in zip(grads_g, grads_w, strict=True):
+            torch.testing.assert_close(g, w, rtol=1e-10, atol=1e-14)
+
+
+def test_the_benchmarks_faithful_variant_computes_the_same_step():
+    """benchmarks/faithful.py's CDD-GAN (the reference's work: one discriminator pass over the real and one
+    over the fake images) gives the same losses and gradients as the single batched pass."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from faithful import FaithfulCDDGAN
+
+    settings = {**TINY, "neg_generators": False}  # float64 throughout (the generators' noise is float32)
+    torch.manual_seed(0)
+    fast = CDDGAN(settings).double()
+    slow = FaithfulCDDGAN(settings).double()
+    slow.load_state_dict(fast.state_dict())
+    a, b = (x.double() for x in batch(3))
+    got, want = step_results(fast, a, b, seed=1), step_results(slow, a, b, seed=1)
+    assert list(got) == list(want) == ["D", "G"]
+    for group in got:
+        torch.testing.assert_close(got[group][0], want[group][0], rtol=1e-12, atol=0)
+        for g, w in zip(got[group][2], want[group][2], strict=True):
             torch.testing.assert_close(g, w, rtol=1e-10, atol=1e-14)
 
 
