@@ -61,29 +61,17 @@ def _execution(args: argparse.Namespace) -> dict:
     return execution
 
 
-def _clear_status(status: Path | None) -> None:
-    """A rerun (e.g. with new settings) starts with a clean slate: no divergence record of an earlier try."""
-    if status and status.exists():
-        status.unlink()
-
-
-def _record_divergence(
-    trainer: Trainer | GroupTrainer, exc: Exception, status: Path, model: str, losses: str, who: str
-) -> None:
-    """A diverged run is a result: write its status file and FAILED outputs, and say so (the sweep goes on)."""
-    from cddgan.io import write_text
-
-    write_text(status, f"diverged: {exc}\n")
-    trainer.record_failure(str(exc), model, losses)
-    print(f"{who} FAILED: {exc}\nrecorded in {status}; the sweep goes on", file=sys.stderr)
+def _record_divergence(trainer: Trainer | GroupTrainer, exc: Exception, model: str, losses: str, who: str) -> None:
+    """A diverged run is a result: its model file says FAILED and why (the dehaze step then leaves the
+    reason in the run's output folder, where the tables and the report find it); the sweep goes on."""
+    trainer.record_failure(f"diverged: {exc}", model, losses)
+    print(f"{who} FAILED: {exc}\nrecorded in {model}; the sweep goes on", file=sys.stderr)
 
 
 def cmd_train(args: argparse.Namespace) -> None:
     from cddgan.errors import DivergenceError
     from cddgan.training.loop import Trainer
 
-    status = Path(args.status) if args.status else None
-    _clear_status(status)
     trainer = Trainer(
         _json(args.spec, "--spec"),
         args.manifest,
@@ -94,33 +82,28 @@ def cmd_train(args: argparse.Namespace) -> None:
     try:
         trainer.run(args.model, args.losses)
     except DivergenceError as exc:
-        if status is None:
+        if not args.record_divergence:
             raise
-        _record_divergence(trainer, exc, status, args.model, args.losses, "cddgan train: run")
+        _record_divergence(trainer, exc, args.model, args.losses, "cddgan train: run")
 
 
 def cmd_train_group(args: argparse.Namespace) -> None:
     from cddgan.training.group import GroupTrainer
 
     lists = {"--model": args.model, "--losses": args.losses, "--checkpoint-dir": args.checkpoint_dir}
-    if args.status:
-        lists["--status"] = args.status
     wrong = [f"{flag} ({len(v)})" for flag, v in lists.items() if len(v) != len(args.spec)]
     if wrong:
         raise ConfigError(f"train-group: give one of each per --spec ({len(args.spec)}); got {', '.join(wrong)}")
-    statuses = [Path(p) for p in args.status] if args.status else []
-    for status in statuses:
-        _clear_status(status)
     specs = [_json(text, "--spec") for text in args.spec]
     for path in [*args.model, *args.losses]:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     group = GroupTrainer(specs, args.manifest, args.checkpoint_dir, progress=not args.quiet, execution=_execution(args))
     failed = group.run(list(zip(args.model, args.losses, strict=True)))
     for i, exc in failed.items():
-        if not statuses:
+        if not args.record_divergence:
             raise exc
         who = f"cddgan train-group: seed {specs[i]['seed']}"
-        _record_divergence(group.members[i], exc, statuses[i], args.model[i], args.losses[i], who)
+        _record_divergence(group.members[i], exc, args.model[i], args.losses[i], who)
 
 
 def _method_for(spec: dict, model: str | None, device_name: str) -> tuple[Method, torch.device]:
@@ -226,13 +209,20 @@ def cmd_collect(args: argparse.Namespace) -> None:
 
 
 def cmd_aggregate(args: argparse.Namespace) -> None:
-    from cddgan.report.aggregate import aggregate
+    import yaml
 
-    files = [Path(p) for p in args.metrics]
-    if args.metrics_list:
-        files += [Path(line) for line in Path(args.metrics_list).read_text().split() if line]
-    scores, comparison = aggregate(files, Path(args.out_dir))
-    print(f"aggregated {len(files)} metric files: {len(scores)} scores, {len(comparison)} cells", file=sys.stderr)
+    from cddgan.layout import Layout
+    from cddgan.report.aggregate import write_tables
+
+    text = Path(args.config).read_text()
+    config = yaml.safe_load(text)
+    layout = Layout.of(config)
+    tables = write_tables(config, layout, text)
+    print(
+        f"wrote {len(tables['scores'])} scores, {len(tables['comparison'])} comparison cells and "
+        f"{len(tables['failures'])} failed runs to {layout.tables_dir()}, with {layout.config_snapshot()}",
+        file=sys.stderr,
+    )
 
 
 def cmd_report(args: argparse.Namespace) -> None:
@@ -291,8 +281,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--losses", required=True, help="output losses.csv")
     p.add_argument("--checkpoint-dir", required=True, help="folder for resumable checkpoints")
     p.add_argument(
-        "--status",
-        help="record a diverged run here and exit 0 with a FAILED model (the sweep goes on); "
+        "--record-divergence",
+        action="store_true",
+        help="record a diverged run as a FAILED model file (with the reason) and exit 0, so the sweep goes on; "
         "without it, divergence is an error",
     )
     p.add_argument("--execution", help=EXECUTION_HELP)
@@ -308,7 +299,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, action="append", help="output model.pt, one per --spec")
     p.add_argument("--losses", required=True, action="append", help="output losses.csv, one per --spec")
     p.add_argument("--checkpoint-dir", required=True, action="append", help="checkpoint folder, one per --spec")
-    p.add_argument("--status", action="append", help="where a diverged seed is recorded, one per --spec")
+    p.add_argument(
+        "--record-divergence", action="store_true", help="record diverged seeds as FAILED model files, exit 0"
+    )
     p.add_argument("--execution", help=EXECUTION_HELP)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train_group)
@@ -357,10 +350,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--command-log", help="the program's log, named in errors")
     p.set_defaults(func=cmd_collect)
 
-    p = sub.add_parser("aggregate", help="average per-image metrics into scores.csv and comparison.csv")
-    p.add_argument("metrics", nargs="*", help="per-image metric CSVs")
-    p.add_argument("--metrics-list", help="file listing metric CSVs (one per line)")
-    p.add_argument("--out-dir", required=True)
+    p = sub.add_parser(
+        "aggregate", help="write every table of a config (results/tables/) and its config snapshot, together"
+    )
+    p.add_argument("--config", required=True, help="the resolved config YAML of the run (cddgan check-config --out)")
     p.set_defaults(func=cmd_aggregate)
 
     p = sub.add_parser("report", help="render the HTML report, tables and plots")

@@ -18,12 +18,11 @@ from tqdm import tqdm
 from cddgan.data.manifest import read_manifest, test_pairs
 from cddgan.errors import DatasetError, OutOfMemory
 from cddgan.io import atomic_dir, read_image, write_image, write_text
+from cddgan.layout import FAILED_MARKER
 from cddgan.methods.base import Method
 
 # Generators downsample twice; inputs are reflect-padded to a multiple of this and cropped back.
 SIZE_MULTIPLE = 4
-# A run that diverged dehazes nothing: its output folder holds only this file, with the reason.
-FAILED_MARKER = "FAILED"
 
 
 def write_failed_marker(out_dir: str | Path, message: str) -> None:

@@ -13,9 +13,9 @@ from typing import Any
 import pandas as pd
 
 from cddgan.data.manifest import read_manifest, test_pairs
-from cddgan.dehaze import FAILED_MARKER
 from cddgan.errors import HarnessError
 from cddgan.io import atomic_path
+from cddgan.layout import FAILED_MARKER
 
 ID_COLUMNS = ["experiment", "dataset", "run", "seed", "image_id", "protocol"]
 

@@ -60,6 +60,23 @@ def trained_runs(config: Config) -> list[str]:
     return [name for name in method_runs(config) if config["runs"][name]["trainable"]]
 
 
+def rule_run(config: Config, name: str, label: str | None = None, seeds: Iterable[int] | None = None) -> dict:
+    """The resolved run of a user's own rule baseline (workflow/rules/extra): training-free to the harness,
+    scored and reported like any other run."""
+    from cddgan.config.commands import external_facts
+
+    return {
+        "kind": "rule",
+        "method": "rule",
+        "label": label or name,
+        "trainable": False,
+        "settings": {},
+        "seeds": list(seeds or config["seeds"][:1]),
+        "resources": {},
+        "facts": external_facts(False),
+    }
+
+
 def label(config: Config, run: str) -> str:
     """The name a run goes by in tables and figures: its `label:`, else its key."""
     return str(config.get("runs", {}).get(run, {}).get("label", run))

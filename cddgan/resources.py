@@ -38,8 +38,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from cddgan.data import AUTO_CACHE_BYTES
 from cddgan.data.manifest import sidecar_path
-from cddgan.data.unpaired import AUTO_CACHE_BYTES
 from cddgan.errors import ConfigError
 
 FIXED_TRAIN_MB = 300  # networks' buffers, optimiser bookkeeping, the sampler

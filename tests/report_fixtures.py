@@ -43,7 +43,8 @@ LEVELS = {
 }
 NOISE = (0.3, 0.005, 0.2)
 METRIC_KEYS = ("experiment", "dataset", "run", "seed", "image_id", "protocol")
-LOSSES = {"cyclegan": ["D", "G_gan"], "cut": ["D", "G_gan", "nce"], "cddgan": ["D", "G_gan", "nce", "neg"], "cddgan-k64": ["D", "G_gan", "nce"],
+LOSSES = {"cyclegan": ["D", "G_gan"],
+          "cut": ["D", "G_gan", "nce"], "cddgan": ["D", "G_gan", "nce", "neg"], "cddgan-k64": ["D", "G_gan", "nce"],
           "cddgan-no-neggen": ["D", "G_gan", "nce"]}
 
 

@@ -22,7 +22,7 @@ def test_diverged_run_is_reported_failed_and_the_sweep_finishes(tmp_path):
     results = tmp_path / "results"
     comparison = pd.read_csv(results / "tables" / "comparison.csv")
     assert set(comparison["run"]) == {"identity", "toy"}
-    status = results / "status" / "synthetic" / "toy-nan" / "seed0.failed"
+    status = results / "outputs" / "synthetic" / "toy-nan" / "seed0" / "synthetic" / "FAILED"  # the run's status
     assert "NaN or inf" in status.read_text()
     log = (results / "logs" / "train" / "synthetic" / "toy-nan" / "seed0.log").read_text()
     assert "run FAILED" in log and "last good checkpoint" in log

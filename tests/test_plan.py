@@ -156,3 +156,11 @@ def test_no_other_module_builds_results_paths():
 def test_plan_and_layout_do_not_import_torch():
     code = "import cddgan.plan, cddgan.layout, sys; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_external_runs_have_the_method_interfaces_default_facts():
+    from cddgan.config.commands import external_facts
+    from cddgan.methods import Method
+
+    assert external_facts(True) == {**Method.facts({}), "trainable": True}
+    assert plan.rule_run(config(), "mine")["facts"] == {**Method.facts({}), "trainable": False}

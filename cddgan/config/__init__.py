@@ -21,7 +21,7 @@ from cddgan.config.commands import COMMAND_PLACEHOLDERS
 from cddgan.config.datasets import check_dataset, check_dataset_roots
 from cddgan.config.defaults import EXECUTION_DEFAULTS, EXECUTION_KEYS, TOP_DEFAULTS, TRAINING_DEFAULTS
 from cddgan.config.files import load_yaml, parse_yaml
-from cddgan.config.resolve import _merge, load, resolve
+from cddgan.config.resolve import load, merge, resolve
 from cddgan.config.runs import computed_training, job_training, run_execution, run_spec
 from cddgan.config.schema import validate_schema
 from cddgan.config.settings import check_setting_types
@@ -36,7 +36,6 @@ __all__ = [
     "SCHEMA_PATH",
     "TOP_DEFAULTS",
     "TRAINING_DEFAULTS",
-    "_merge",
     "check_dataset",
     "check_dataset_roots",
     "check_setting_types",
@@ -45,6 +44,7 @@ __all__ = [
     "load",
     "load_yaml",
     "locate",
+    "merge",
     "parse_yaml",
     "resolve",
     "resolve_cached",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from cddgan.errors import ConfigError
 
@@ -27,3 +28,11 @@ def _check_template(template: str, allowed: tuple[str, ...], variables: Mapping,
             f"{where}: unknown placeholder(s) {unknown}; allowed: {', '.join(allowed)}"
             + (f", and vars: {', '.join(sorted(variables))}" if variables else " (add others under `vars:`)")
         )
+
+
+def external_facts(trainable: bool) -> dict[str, Any]:
+    """The facts (`cddgan.methods.base.Method.facts`) of a run whose images come from an external program
+    or a user's rule: no class describes it, so it gets the Method interface's defaults, written here
+    without importing the methods (and torch); tests/test_plan.py checks that the two agree."""
+    return {"trainable": bool(trainable), "reference_floor": False, "bytes_per_unit": 40.0,
+            "full_resolution_upsampling": True, "ablation_axes": {}}

@@ -7,7 +7,7 @@ import copy
 from collections.abc import Mapping
 from pathlib import Path
 
-from cddgan.config.commands import COMMAND_PLACEHOLDERS, _check_template
+from cddgan.config.commands import COMMAND_PLACEHOLDERS, _check_template, external_facts
 from cddgan.config.datasets import check_dataset
 from cddgan.config.defaults import EXECUTION_KEYS, TOP_DEFAULTS, TRAINING_DEFAULTS
 from cddgan.config.files import load_yaml
@@ -17,12 +17,12 @@ from cddgan.config.shipped import DEFAULT_CONFIG, locate
 from cddgan.errors import ConfigError
 
 
-def _merge(base: Mapping, override: Mapping) -> dict:
+def merge(base: Mapping, override: Mapping) -> dict:
     """Recursive dict merge: `override` wins; lists and scalars are replaced, not merged."""
     out = copy.deepcopy(dict(base))
     for key, value in override.items():
         if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = _merge(out[key], value)
+            out[key] = merge(out[key], value)
         else:
             out[key] = copy.deepcopy(value)
     return out
@@ -59,15 +59,14 @@ def _resolve_command_run(name: str, spec: Mapping, config: Mapping, where: str) 
         "setup": spec.get("setup"),
         "vars": variables,
         "environment": spec.get("environment"),
-        "facts": {"trainable": trainable, "reference_floor": False, "bytes_per_unit": 40.0,  # Method's defaults
-                  "full_resolution_upsampling": True, "ablation_axes": {}},
+        "facts": external_facts(trainable),
     }
 
 
 def _resolve_run(name: str, spec: Mapping, config: Mapping, where: str) -> dict:
     if "command" in spec:
         return _resolve_command_run(name, spec, config, where)
-    from cddgan.methods import method_class, resolve_settings  # here: importing the methods imports torch
+    from cddgan.methods import method_class, resolve_settings, source_digest  # importing them imports torch
 
     try:
         cls = method_class(spec["method"])
@@ -84,9 +83,11 @@ def _resolve_run(name: str, spec: Mapping, config: Mapping, where: str) -> dict:
         "seeds": list(spec.get("seeds", config["seeds"])),
         "resources": dict(spec.get("resources", {})),
         "facts": cls.facts(settings),  # what general code asks about this method (cddgan.methods.base)
+        # a digest of the method's source files: a tracked param of its jobs, so editing them reruns them
+        "code": source_digest(cls.name),
     }
     if cls.trainable:
-        run["training"] = _merge(config["training"], spec.get("training", {}))
+        run["training"] = merge(config["training"], spec.get("training", {}))
     else:
         # Training-free methods are deterministic: one seed is the whole story.
         run["seeds"] = run["seeds"][:1]
@@ -105,8 +106,8 @@ def _resolve_run(name: str, spec: Mapping, config: Mapping, where: str) -> dict:
 def resolve(raw: Mapping) -> dict:
     """Validate `raw` and return the resolved config (defaults filled, ablations expanded into runs)."""
     validate_schema(raw)
-    config = _merge(TOP_DEFAULTS, raw)
-    config["training"] = _merge(TRAINING_DEFAULTS, raw.get("training", {}))
+    config = merge(TOP_DEFAULTS, raw)
+    config["training"] = merge(TRAINING_DEFAULTS, raw.get("training", {}))
     from cddgan.methods import load_plugins  # here: importing the methods imports torch (1.8 s)
 
     load_plugins(config["plugins"])
@@ -153,8 +154,8 @@ def resolve(raw: Mapping) -> dict:
         merged = {
             "method": base_spec["method"],
             "label": ablation.get("label", name),
-            "settings": _merge(base["settings"], ablation.get("settings", {})),
-            "training": _merge(base_spec.get("training", {}), ablation.get("training", {})),
+            "settings": merge(base["settings"], ablation.get("settings", {})),
+            "training": merge(base_spec.get("training", {}), ablation.get("training", {})),
             "seeds": ablation.get("seeds", ablation_seeds),
             "resources": base_spec.get("resources", {}),
         }
@@ -201,5 +202,5 @@ def load(path: str | Path | None = None, overrides: Mapping | None = None) -> di
     """
     raw = load_yaml(locate(path) if path else DEFAULT_CONFIG)
     if overrides:
-        raw = _merge(raw, overrides)
+        raw = merge(raw, overrides)
     return resolve(raw)

@@ -17,11 +17,9 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from cddgan.data import AUTO_CACHE_BYTES
 from cddgan.errors import DatasetError, ImageError
 from cddgan.io import read_image
-
-# Cache when the decoded uint8 images of both domains take less than this many bytes.
-AUTO_CACHE_BYTES = 2 * 1024**3
 
 
 def _to_uint8_tensor(array: np.ndarray) -> torch.Tensor:

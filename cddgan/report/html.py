@@ -74,8 +74,11 @@ def _test_sets(config: Mapping) -> list[tuple[str, str]]:
 
 
 def _published_path(config: Mapping) -> Path | None:
+    """The published-numbers file: a relative path is the working folder's, else the shipped one."""
+    from cddgan.config import locate
+
     value = config.get("published")
-    return None if not value else Path(value)
+    return None if not value else locate(value)
 
 
 def build_report(config: Mapping, results_dir: Path, out_dir: Path) -> Path:

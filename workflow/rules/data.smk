@@ -1,21 +1,25 @@
-# Every dataset becomes a manifest (split, domain, path, pair id, haze parameters).
+# Every dataset becomes a manifest (split, domain, path, pair id, haze parameters). The manifest follows
+# its source: `fingerprint` (tracked) digests the dataset's files (names, sizes, modification times) or,
+# for the synthetic benchmark, its generator settings and code, so any change rebuilds it and everything
+# downstream, and an unchanged dataset rebuilds nothing.
 
 
 rule make_data:
     conda:
         CONDA_ENV
     output:
-        manifest=f"{RESULTS}/data/{{dataset}}/manifest.csv",
-        info=f"{RESULTS}/data/{{dataset}}/manifest.json",
+        manifest=L.manifest("{dataset}"),
+        info=L.manifest_info("{dataset}"),
     params:
         spec=lambda w: json.dumps(DATASETS[w.dataset], sort_keys=True),
-        out=lambda w, output: os.path.dirname(output.manifest),
+        fingerprint=lambda w: dataset_fingerprint(w.dataset, DATASETS[w.dataset], exclude=[Path(L.results)]),
+        out=lambda w: L.data_dir(w.dataset),
     resources:
         **job_resources("light"),
     threads: job_threads("light")
     log:
-        f"{RESULTS}/logs/make_data/{{dataset}}.log",
+        L.job_log("make_data"),
     benchmark:
-        f"{RESULTS}/benchmarks/make_data/{{dataset}}.tsv"
+        L.job_benchmark("make_data")
     shell:
         "python3 -m cddgan make-data --name {wildcards.dataset:q} --spec {params.spec:q} --out {params.out:q} > {log:q} 2>&1"

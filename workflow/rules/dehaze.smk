@@ -1,4 +1,6 @@
-# Dehaze each test set with each run (trained model or training-free method).
+# Dehaze each test set with each run (trained model or training-free method). A failed run's folder
+# holds only the FAILED file with the reason: the run's status, where the tables find it.
+
 
 rule dehaze:
     conda:
@@ -6,9 +8,9 @@ rule dehaze:
     input:
         unpack(dehaze_inputs),
     output:
-        directory(f"{RESULTS}/outputs/{{experiment}}/{{run}}/seed{{seed}}/{{dataset}}"),
+        directory(L.outputs("{experiment}", "{run}", "{seed}", "{dataset}")),
     wildcard_constraints:
-        run=_alternatives(method_runs()) or NO_MATCH,
+        run=plan.alternatives(plan.method_runs(C)),
     params:
         spec=run_spec,
         code=method_code,
@@ -18,9 +20,9 @@ rule dehaze:
         **job_resources("inference", sized=True),
     threads: job_threads("inference")
     log:
-        f"{RESULTS}/logs/dehaze/{{experiment}}/{{run}}/seed{{seed}}/{{dataset}}.log",
+        L.job_log("dehaze"),
     benchmark:
-        f"{RESULTS}/benchmarks/dehaze/{{experiment}}/{{run}}/seed{{seed}}/{{dataset}}.tsv"
+        L.job_benchmark("dehaze")
     shell:
         "python3 -m cddgan dehaze --spec {params.spec:q} {params.model} --manifest {input.manifest:q} --out {output:q}"
         " --device {params.device:q} > {log:q} 2>&1"

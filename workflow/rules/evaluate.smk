@@ -1,14 +1,15 @@
-# Score every output image, measure every run's efficiency, and aggregate over images and seeds.
+# Score every output image, measure every run's efficiency, and write the tables of this config (with the
+# config snapshot that describes them) from exactly the files its jobs wrote.
 
 
 rule evaluate:
     conda:
         CONDA_ENV
     input:
-        manifest=lambda w: manifest(w.dataset),
-        outputs=f"{RESULTS}/outputs/{{experiment}}/{{run}}/seed{{seed}}/{{dataset}}",
+        manifest=dataset_manifest,
+        outputs=L.outputs("{experiment}", "{run}", "{seed}", "{dataset}"),
     output:
-        f"{RESULTS}/metrics/{{experiment}}/{{run}}/seed{{seed}}/{{dataset}}.csv",
+        L.metrics("{experiment}", "{run}", "{seed}", "{dataset}"),
     params:
         protocol=lambda w: json.dumps(DATASETS[w.dataset].get("protocol", "rgb")),
         weights=json.dumps(C["metrics"].get("weights", {})),
@@ -16,9 +17,9 @@ rule evaluate:
         **job_resources("light", sized=True),
     threads: job_threads("light")
     log:
-        f"{RESULTS}/logs/evaluate/{{experiment}}/{{run}}/seed{{seed}}/{{dataset}}.log",
+        L.job_log("evaluate"),
     benchmark:
-        f"{RESULTS}/benchmarks/evaluate/{{experiment}}/{{run}}/seed{{seed}}/{{dataset}}.tsv"
+        L.job_benchmark("evaluate")
     shell:
         "python3 -m cddgan evaluate --manifest {input.manifest:q} --outputs {input.outputs:q} --protocol {params.protocol:q}"
         " --weights {params.weights:q} --experiment {wildcards.experiment:q} --dataset {wildcards.dataset:q}"
@@ -29,9 +30,9 @@ rule efficiency:
     conda:
         CONDA_ENV
     input:
-        manifest=lambda w: manifest(EXPERIMENTS[w.experiment]["train"]),
+        manifest=train_manifest,
     output:
-        f"{RESULTS}/efficiency/{{experiment}}/{{run}}.json",
+        L.efficiency("{experiment}", "{run}"),
     params:
         spec=lambda w: spec_json(w.experiment, w.run, RUNS[w.run]["seeds"][0]),
         code=method_code,
@@ -40,34 +41,41 @@ rule efficiency:
         **job_resources("inference"),
     threads: job_threads("inference")
     log:
-        f"{RESULTS}/logs/efficiency/{{experiment}}/{{run}}.log",
+        L.job_log("efficiency"),
     benchmark:
-        f"{RESULTS}/benchmarks/efficiency/{{experiment}}/{{run}}.tsv"
+        L.job_benchmark("efficiency")
     shell:
         "python3 -m cddgan efficiency --spec {params.spec:q} --execution {params.execution:q} --manifest {input.manifest:q}"
         " --out {output:q} > {log:q} 2>&1"
 
 
+# The tables and the config snapshot come from one job and are replaced together; `update` keeps the last
+# good set in place while it runs and restores it if it fails. The config digest is tracked: a change of
+# the config that changes no job's output still rewrites the snapshot.
 rule aggregate:
     conda:
         CONDA_ENV
     input:
-        metric_files(),
+        **plan.aggregate_inputs(C, L),
     output:
-        scores=report(
-            f"{RESULTS}/tables/scores.csv", category="Tables", caption="../report/comparison_table.rst"
-        ),
-        comparison=report(
-            f"{RESULTS}/tables/comparison.csv", category="Tables", caption="../report/comparison_table.rst"
-        ),
+        **{
+            name: update(
+                report(L.table(name), category="Tables", caption="../report/comparison_table.rst")
+                if name in ("scores", "comparison")
+                else L.table(name)
+            )
+            for name in ("scores", "comparison", "per_image", "failures", "losses", "efficiency")
+        },
+        snapshot=update(L.config_snapshot()),
     params:
-        out=lambda w, output: os.path.dirname(output.scores),
+        config=pending_config,
+        digest=lambda w: config_digest(),
     resources:
         **job_resources("light"),
     threads: job_threads("light")
     log:
-        f"{RESULTS}/logs/aggregate.log",
+        L.job_log("aggregate"),
     benchmark:
-        f"{RESULTS}/benchmarks/aggregate/aggregate.tsv"
+        L.job_benchmark("aggregate")
     shell:
-        "python3 -m cddgan aggregate {input:q} --out-dir {params.out:q} > {log:q} 2>&1"
+        "python3 -m cddgan aggregate --config {params.config:q} > {log:q} 2>&1"

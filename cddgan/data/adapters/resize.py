@@ -17,8 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 
 from cddgan.io import read_image, write_image
@@ -39,6 +37,9 @@ def fit_within(width: int, height: int, max_side: int) -> tuple[int, int]:
 
 def resize_image(path: Path, size: tuple[int, int]) -> np.ndarray:
     """The image at `path` resampled to `size` (width, height), as float HxWx3 in [0, 1]."""
+    import torch  # here: the adapters are imported while Snakemake parses the workflow, which needs no torch
+    import torch.nn.functional as F
+
     image = torch.from_numpy(read_image(path)).permute(2, 0, 1)[None]
     width, height = size
     out = F.interpolate(image, size=(height, width), mode="bicubic", antialias=True, align_corners=False)
