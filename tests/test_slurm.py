@@ -1,7 +1,7 @@
-"""Scheduler resources, the Snakemake profiles, and the DAG on a real single-node SLURM cluster.
+"""The Snakemake profiles and the DAG on a real single-node SLURM cluster (the resource model they read,
+cddgan/resources.py, is tested without Snakemake in tests/test_resources.py).
 
-Three layers, cheapest first:
-- cddgan/resources.py against hand computations of its documented formula, and its precedence rules;
+Two layers, cheapest first, both marked `slow` (each runs Snakemake):
 - the profiles in dry runs: what every job would ask SLURM for (GPU, memory, wall time, partition from
   the environment) and, locally, that `gpu_slots` keeps training jobs off a shared GPU;
 - marker `slurm`: a real cluster (tests/slurm_cluster.py) runs the smoke DAG plus a toy run that crashes
@@ -24,216 +24,14 @@ import pytest
 import slurm_cluster
 import yaml
 from smoke import REPO, SMOKE, TESTS_DIR, run_snakemake, snakemake_env, write_config
+from test_resources import _config
 
 from cddgan import config as cddgan_config
 from cddgan import resources
-from cddgan.errors import ConfigError
 
 SLURM_PROFILE = REPO / "workflow" / "profiles" / "slurm"
 DEFAULT_PROFILE = REPO / "workflow" / "profiles" / "default"
 SMOKE_RUNS = {"identity", "dcp", "cyclegan", "cut"}
-
-
-# ---- cddgan/resources.py -----------------------------------------------------------------------------
-
-
-def _run(method="cyclegan", crop=256, ngf=64, n_blocks=9, batch=1, iterations=1000, threads=None, **training):
-    return {
-        "method": method,
-        "trainable": True,
-        "settings": {"ngf": ngf, "n_blocks": n_blocks},
-        "training": {
-            "crop": crop,
-            "batch_size": batch,
-            "iterations": iterations,
-            "threads": threads,
-            "workers": 0,
-            "cache_images": "auto",
-            **training,
-        },
-    }
-
-
-def test_cpu_estimate_matches_a_hand_computation():
-    # units = 256^2 * 64 * (9 + 20) = 121,634,816; cost = 25 B/unit * units = 3,040,870,400 B = 2900 MiB
-    # host = 1000 (framework) + 2048 (image cache) + 300 + 2900 (training) = 6248 MB; * 1.25 = 7810 -> 8000
-    # s/it = 0.02 + 40 s / 4 threads = 10.02; (120 + 1000 * 10.02) * 2 / 60 = 338 min -> 340
-    got = resources.estimate_train(_run(threads=4), gpus=0)
-    assert (got["mem_mb"], got["runtime"], got["cpus"], got["gpu_mem_mb"]) == (8000, 340, 4, 0)
-
-
-def test_gpu_estimate_matches_a_hand_computation():
-    # host = 3000 (torch + CUDA) + 2048 (cache) = 5048 MB; * 1.25 = 6310 -> 6500 (activations live on the GPU)
-    # s/it = 0.02 + 0.25 = 0.27; (120 + 1000 * 0.27) * 2 / 60 = 13 min -> 15; CPUs: 2 when threads unset
-    # GPU memory: (300 + 2900 + 600 context) * 1.25 = 4750 -> 5000
-    got = resources.estimate_train(_run(), gpus=1)
-    assert (got["mem_mb"], got["runtime"], got["cpus"], got["gpu_mem_mb"]) == (6500, 15, 2, 5000)
-
-
-@pytest.mark.parametrize(
-    "bigger",
-    [{"crop": 512}, {"ngf": 128}, {"n_blocks": 18}, {"batch": 4}, {"method": "cddgan"}],
-    ids=lambda change: next(iter(change)),
-)
-def test_a_bigger_model_or_crop_asks_for_more(bigger):
-    small_cpu, big_cpu = resources.estimate_train(_run(), 0), resources.estimate_train(_run(**bigger), 0)
-    assert big_cpu["mem_mb"] > small_cpu["mem_mb"] and big_cpu["runtime"] > small_cpu["runtime"]
-    small_gpu, big_gpu = resources.estimate_train(_run(), 1), resources.estimate_train(_run(**bigger), 1)
-    assert big_gpu["gpu_mem_mb"] > small_gpu["gpu_mem_mb"] and big_gpu["runtime"] > small_gpu["runtime"]
-
-
-def test_runtime_grows_with_iterations_and_never_drops_below_the_floor():
-    short = resources.estimate_train(_run(iterations=1), 1)["runtime"]
-    long = resources.estimate_train(_run(iterations=100_000), 1)["runtime"]
-    assert short == resources.MIN_RUNTIME_MIN
-    # (120 + 1e5 * 0.27) * 2 / 60 = 904 min -> 905
-    assert long == 905
-
-
-def _config(**changes) -> dict:
-    raw = yaml.safe_load(SMOKE.read_text())
-    for key, value in changes.items():
-        raw[key] = value
-    return cddgan_config.resolve(raw)
-
-
-def test_config_and_run_resources_override_the_estimate_in_that_order():
-    raw = yaml.safe_load(SMOKE.read_text())
-    raw["resources"] = {"train": {"mem_mb": 7000, "runtime": 30}}
-    raw["runs"]["cut"]["resources"] = {"mem_mb": 1234, "gpus": 2}
-    config = cddgan_config.resolve(raw)
-    estimate = resources.estimate_train(config["runs"]["cyclegan"], gpus=1)
-    cyclegan = resources.train_resources(config, "cyclegan")
-    cut = resources.train_resources(config, "cut")
-    assert (cyclegan["mem_mb"], cyclegan["runtime"], cyclegan["cpus"]) == (7000, 30, estimate["cpus"])
-    assert (cut["mem_mb"], cut["runtime"], cut["gpus"]) == (1234, 30, 2)
-
-
-def test_cpu_only_training_counts_activations_in_host_memory_and_takes_no_gpu_slot():
-    raw = yaml.safe_load(SMOKE.read_text())
-    raw["resources"] = {"train": {"gpus": 0}}
-    config = cddgan_config.resolve(raw)
-    cpu = resources.train_resources(config, "cyclegan")
-    gpu = resources.train_resources(_config(), "cyclegan")
-    assert (cpu["gpus"], cpu["gpu_slots"], gpu["gpus"], gpu["gpu_slots"]) == (0, 0, 1, 1)
-    expected = resources.estimate_train(config["runs"]["cyclegan"], gpus=0)["mem_mb"]
-    assert cpu["mem_mb"] == expected
-
-
-def test_inference_follows_the_run_light_jobs_ask_for_little():
-    config = _config()
-    assert resources.inference_resources(config, "cyclegan")["gpus"] == 1
-    assert resources.inference_resources(config, "dcp")["gpus"] == 0
-    light = resources.light_resources(config)
-    assert (light["gpus"], light["cpus"]) == (0, 1)
-    assert light["mem_mb"] < resources.train_resources(config, "cyclegan")["mem_mb"]
-
-
-def test_memory_grows_with_the_attempt_and_slurm_keys_appear_only_when_configured(monkeypatch):
-    monkeypatch.delenv("SLURM_PARTITION", raising=False)
-    monkeypatch.delenv("SBATCH_PARTITION", raising=False)
-    config = _config()
-    rule = resources.rule_resources(config, "train")
-    wildcards = type("W", (), {"run": "cut"})()
-    base = resources.train_resources(config, "cut")["mem_mb"]
-    assert [rule["mem_mb"](wildcards, attempt) for attempt in (1, 2, 3)] == [base, 2 * base, 3 * base]
-    assert rule["gpu"](wildcards) == 1 and "slurm_partition" not in rule
-    assert "gpu" not in resources.rule_resources(config, "light")
-
-    raw = yaml.safe_load(SMOKE.read_text())
-    raw["runs"]["cut"]["resources"] = {"slurm_partition": "long"}
-    rule = resources.rule_resources(cddgan_config.resolve(raw), "train")
-    other = type("W", (), {"run": "cyclegan"})()
-    assert rule["slurm_partition"](wildcards) == "long" and rule["slurm_partition"](other) is None
-    monkeypatch.setenv("SLURM_PARTITION", "from-env")
-    assert rule["slurm_partition"](wildcards) == "long" and rule["slurm_partition"](other) == "from-env"
-
-
-def _sidecar(tmp_path: Path, figures: dict | None) -> Path:
-    """A built manifest whose sidecar records these test megapixels (None: an older sidecar without them)."""
-    manifest = tmp_path / "manifest.csv"
-    manifest.parent.mkdir(parents=True, exist_ok=True)
-    manifest.write_text("dataset,split,domain,image_id,pair_id,scene_id,path,beta,airlight,depth\n")
-    meta = {"dataset": "ds", "counts": {}} | ({"test_megapixels": figures} if figures else {})
-    manifest.with_suffix(".json").write_text(json.dumps(meta))
-    return manifest
-
-
-def test_test_images_size_the_dehaze_and_evaluate_jobs():
-    raw = yaml.safe_load(SMOKE.read_text())
-    raw["resources"] = {"train": {"gpus": 0}}  # dehaze on the CPU: the generator's activations count
-    raw["runs"]["cut"]["settings"] = {**raw["runs"]["cut"]["settings"], "ngf": 64}
-    raw["runs"]["cyclegan"]["settings"] = {**raw["runs"]["cyclegan"]["settings"], "ngf": 32}
-    cpu = cddgan_config.resolve(raw)
-    big = (12.0, 540.0)  # 45 images of 12 MP
-    # evaluate: 1.25 * (1000 + 350 * 12) = 6500; 2 * (120 + 3 * 540) / 60 = 58 -> 60 (the fixed 60 stays)
-    assert _pick(resources.sized_by_test_images(cpu, "light", None, *big)) == (6500, 60)
-    # DCP: 1.25 * (1000 + 200 * 12) = 4250 -> 4500; 2 * (120 + 540) / 60 = 22 -> 60 (fixed)
-    assert _pick(resources.sized_by_test_images(cpu, "inference", "dcp", *big)) == (4500, 60)
-    # CUT's layout at ngf 64 on the CPU: 1.25 * (1000 + 1750 * 12) = 27,500; 2 * (120 + 34 * 540) / 60 = 616 -> 620
-    assert _pick(resources.sized_by_test_images(cpu, "inference", "cut", *big)) == (27500, 620)
-    # CycleGAN's plain layout at ngf 32: 1.25 * (1000 + 900 / 2 * 12) = 8000; 2 * (120 + 24 / 4 * 540) / 60 = 112 -> 115
-    assert _pick(resources.sized_by_test_images(cpu, "inference", "cyclegan", *big)) == (8000, 115)
-    # on a GPU the host holds the image only: 1.25 * (3000 + 60 * 12) = 4650 -> 5000, below the fixed 6500
-    gpu = _config()
-    assert _pick(resources.sized_by_test_images(gpu, "inference", "cut", *big)) == (
-        resources.inference_resources(gpu, "cut")["mem_mb"], 60)
-    # small images never lower the fixed figures
-    assert resources.sized_by_test_images(cpu, "light", None, 0.01, 0.3) == resources.light_resources(cpu)
-    # a run pinned to the CPU dehazes there even where the config asks its jobs for a GPU
-    raw_pinned = copy.deepcopy(raw)
-    raw_pinned["resources"] = {}
-    raw_pinned["runs"]["cut"]["training"] = {"device": "cpu"}
-    pinned = cddgan_config.resolve(raw_pinned)
-    assert resources.inference_resources(pinned, "cut")["gpus"] == 1
-    assert resources.sized_by_test_images(pinned, "inference", "cut", *big)["mem_mb"] == 27500
-    # memory or time set in resources.light stay as set (e.g. a partition's time limit)
-    raw_light = copy.deepcopy(raw)
-    raw_light["resources"] = {"light": {"runtime": 30}}
-    light = cddgan_config.resolve(raw_light)
-    assert _pick(resources.sized_by_test_images(light, "light", None, 12.0, 2000.0)) == (6500, 30)
-    assert _pick(resources.sized_by_test_images(cpu, "light", None, 12.0, 2000.0)) == (6500, 205)
-    with pytest.raises(ConfigError, match="train job is not sized"):
-        resources.sized_by_test_images(cpu, "train", "cut", *big)
-
-
-def _pick(job: dict) -> tuple[int, int]:
-    return job["mem_mb"], job["runtime"]
-
-
-def test_sized_rules_read_the_manifest_and_wait_for_it(tmp_path):
-    config = _config()
-    rule = resources.rule_resources(config, "light", sized=True)
-    wildcards = type("W", (), {"run": "dcp"})()
-    missing = type("I", (), {"manifest": str(tmp_path / "nope" / "manifest.csv")})()
-    with pytest.raises(FileNotFoundError) as info:  # Snakemake's cue to evaluate it once the file exists
-        rule["mem_mb"](wildcards, missing, 1)
-    assert info.value.filename == missing.manifest
-    built = type("I", (), {"manifest": str(_sidecar(tmp_path, {"largest": 12.0, "total": 540.0}))})()
-    assert [rule["mem_mb"](wildcards, built, attempt) for attempt in (1, 2)] == [6500, 13000]
-    assert rule["runtime"](wildcards, built) == 60
-    old = type("I", (), {"manifest": str(_sidecar(tmp_path / "old", None))})()
-    assert rule["mem_mb"](wildcards, old, 1) == resources.light_resources(config)["mem_mb"]
-    assert resources.read_test_megapixels(old.manifest) is None
-
-
-def test_bad_requests_name_what_is_wrong():
-    config = _config()
-    with pytest.raises(ConfigError, match=r"runs\.nope: unknown run.*cut"):
-        resources.train_resources(config, "nope")
-    with pytest.raises(ConfigError, match="not trainable"):
-        resources.train_resources(config, "dcp")
-    with pytest.raises(ConfigError, match="unknown job kind 'gpu'"):
-        resources.rule_resources(config, "gpu")
-
-
-def test_summary_command_lists_training_jobs(capsys, tmp_path):
-    assert resources.main([str(SMOKE)]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split("\t")[:3] == ["run", "gpus", "gpu_slots"]
-    assert sorted(line.split("\t")[0] for line in lines[1:]) == ["cut", "cyclegan"]
-    assert resources.main([str(tmp_path / "missing.yaml")]) == 1
-    assert "config file not found" in capsys.readouterr().err
 
 
 # ---- profiles, in dry runs --------------------------------------------------------------------------
@@ -275,6 +73,7 @@ def _dry_run(tmp_path: Path, env: dict[str, str], configfile: Path = SMOKE):
     return jobs
 
 
+@pytest.mark.slow
 def test_slurm_profile_takes_partition_and_account_from_the_environment(tmp_path):
     jobs = _dry_run(tmp_path / "set", _clean_env(SLURM_PARTITION="gpu-x", SLURM_ACCOUNT="lab-y"))
     asked = {(res.get("slurm_partition"), res.get("slurm_account")) for *_, res in jobs}
@@ -284,6 +83,7 @@ def test_slurm_profile_takes_partition_and_account_from_the_environment(tmp_path
     assert not any("slurm_partition" in res or "slurm_account" in res for _, _, res in jobs)
 
 
+@pytest.mark.slow
 def test_slurm_profile_asks_one_gpu_for_training_and_the_estimate(tmp_path):
     config = _config()
     jobs = _dry_run(tmp_path, _clean_env())
@@ -302,6 +102,7 @@ def test_slurm_profile_asks_one_gpu_for_training_and_the_estimate(tmp_path):
             assert "gpu" not in res and int(res["mem_mb"]) == resources.LIGHT_DEFAULTS["mem_mb"]
 
 
+@pytest.mark.slow
 def test_a_run_can_pin_its_own_partition_and_memory(tmp_path):
     raw = yaml.safe_load(SMOKE.read_text())
     raw["runs"]["cut"]["resources"] = {"slurm_partition": "long", "mem_mb": 1234}
@@ -313,6 +114,7 @@ def test_a_run_can_pin_its_own_partition_and_memory(tmp_path):
     assert train["cyclegan"]["slurm_partition"] == "gpu-x"
 
 
+@pytest.mark.slow
 def test_dehaze_and_evaluate_ask_for_what_the_built_test_set_needs(tmp_path):
     env = _clean_env()
     run_snakemake(tmp_path, "--cores", "1", "results/data/synthetic/manifest.csv", env=env)
