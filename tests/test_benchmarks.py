@@ -1,11 +1,14 @@
 """The benchmark scripts run (on tiny sizes) and print their tables: they must not rot unnoticed.
-They are not timed here: speed numbers live in docs/benchmarks.md, measured by these scripts."""
+They are not timed here: speed numbers live in docs/benchmarks.md, measured by these scripts. Each script
+run is a subprocess that imports torch and times or trains networks, so those tests are marked `slow`; a
+helper imported from benchmarks/ is tested in the quick loop."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
+import pytest
 from smoke import REPO
 
 
@@ -15,6 +18,7 @@ def run(*args: str) -> str:
     return done.stdout
 
 
+@pytest.mark.slow
 def test_train_step_benchmark_prints_a_row_per_method_with_the_ratio():
     out = run(
         "benchmarks/bench_train_step.py",
@@ -46,6 +50,7 @@ def test_train_step_benchmark_prints_a_row_per_method_with_the_ratio():
 TINY_STEP = ("--sizes", "32", "--ngf", "4", "--n-blocks", "1", "--ndf", "4", "--repeats", "1", "--warmup", "0")
 
 
+@pytest.mark.slow
 def test_set_overrides_reach_the_method_and_unknown_keys_stop_the_run():
     # both CUT losses off: the override must reach the method's build, which refuses it
     out = run("benchmarks/bench_train_step.py", "--methods", "cut", *TINY_STEP, "--no-faithful",
@@ -58,11 +63,13 @@ def test_set_overrides_reach_the_method_and_unknown_keys_stop_the_run():
     assert done.returncode != 0 and "cut has no setting(s) ['queue_size']" in done.stderr
 
 
+@pytest.mark.slow
 def test_dcp_and_metric_benchmark_prints_throughput():
     out = run("benchmarks/bench_dcp_metrics.py", "--repeats", "1", "--dcp-sizes", "64", "--metric-sizes", "64")
     assert "MP/s" in out or "megapixel" in out.lower()
 
 
+@pytest.mark.slow
 def test_group_training_benchmark_compares_processes_with_one_group():
     out = run(
         "benchmarks/bench_group_training.py", "--iterations", "4", "--seeds", "2", "--size", "32",
@@ -73,6 +80,7 @@ def test_group_training_benchmark_compares_processes_with_one_group():
     assert all(float(row.strip("|").split("|")[-1]) > 0 for row in rows)
 
 
+@pytest.mark.slow
 def test_numerics_check_prints_the_rerun_and_bf16_floors():
     """On the CPU a float32 rerun is bit-identical (floor 0) while bf16-perturbed starts drift (floor > 0)."""
     out = run(
@@ -87,6 +95,7 @@ def test_numerics_check_prints_the_rerun_and_bf16_floors():
     assert float(cells[9]) >= 0 and cells[10] == "True"
 
 
+@pytest.mark.slow
 def test_profile_ranks_ops_whose_times_add_up_to_the_total():
     out = run(
         "benchmarks/bench_train_step.py", "--methods", "cut", "--sizes", "32", "--ngf", "4", "--n-blocks", "1",
@@ -119,6 +128,7 @@ def test_bf16_sized_perturbations_are_bf16_sized():
     assert 0 < float(change.max()) <= 2**-8
 
 
+@pytest.mark.slow
 def test_test_size_benchmark_prints_a_row_per_stage_and_size():
     out = run("benchmarks/bench_test_size.py", "--sizes", "128x96", "160x120", "--methods", "dcp", "cut",
               "--set", "ngf=4", "--set", "n_blocks=1", "--threads", "1")

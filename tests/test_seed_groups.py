@@ -126,6 +126,7 @@ def grouped_config(tmp_path, seeds=(0, 1, 2)):
     )
 
 
+@pytest.mark.slow
 def test_dry_run_plans_one_job_per_group_and_a_copy_per_seed(tmp_path):
     result = run_snakemake(tmp_path, "-n", "all", configfile=grouped_config(tmp_path))
     counts = dict(re.findall(r"^(train\w*)\s+(\d+)$", result.stdout, flags=re.M))
