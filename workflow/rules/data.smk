@@ -13,10 +13,10 @@ rule make_data:
     params:
         spec=lambda w: json.dumps(DATASETS[w.dataset], sort_keys=True),
         fingerprint=lambda w: dataset_fingerprint(w.dataset, DATASETS[w.dataset], exclude=[Path(L.results)]),
-        out=lambda w: L.data_dir(w.dataset),
+        out=lambda w, output: os.path.dirname(output.manifest),
     resources:
-        **job_resources("light"),
-    threads: job_threads("light")
+        **W.resources("light"),
+    threads: W.threads("light")
     log:
         L.job_log("make_data"),
     benchmark:

@@ -6,19 +6,19 @@ rule dehaze:
     conda:
         CONDA_ENV
     input:
-        unpack(dehaze_inputs),
+        unpack(W.dehaze_inputs),
     output:
         directory(L.outputs("{experiment}", "{run}", "{seed}", "{dataset}")),
     wildcard_constraints:
         run=plan.alternatives(plan.method_runs(C)),
     params:
-        spec=run_spec,
-        code=method_code,
-        model=lambda w, input: f"--model {input.model}" if "model" in input.keys() else "",
-        device=untracked_device,
+        spec=W.run_spec,
+        code=W.method_code,
+        model=W.model_argument,
+        device=W.untracked_device,
     resources:
-        **job_resources("inference", sized=True),
-    threads: job_threads("inference")
+        **W.resources("inference", sized=True),
+    threads: W.threads("inference")
     log:
         L.job_log("dehaze"),
     benchmark:

@@ -6,7 +6,7 @@ rule evaluate:
     conda:
         CONDA_ENV
     input:
-        manifest=dataset_manifest,
+        manifest=W.dataset_manifest,
         outputs=L.outputs("{experiment}", "{run}", "{seed}", "{dataset}"),
     output:
         L.metrics("{experiment}", "{run}", "{seed}", "{dataset}"),
@@ -14,8 +14,8 @@ rule evaluate:
         protocol=lambda w: json.dumps(DATASETS[w.dataset].get("protocol", "rgb")),
         weights=json.dumps(C["metrics"].get("weights", {})),
     resources:
-        **job_resources("light", sized=True),
-    threads: job_threads("light")
+        **W.resources("light", sized=True),
+    threads: W.threads("light")
     log:
         L.job_log("evaluate"),
     benchmark:
@@ -30,16 +30,16 @@ rule efficiency:
     conda:
         CONDA_ENV
     input:
-        manifest=train_manifest,
+        manifest=W.train_manifest,
     output:
         L.efficiency("{experiment}", "{run}"),
     params:
-        spec=lambda w: spec_json(w.experiment, w.run, RUNS[w.run]["seeds"][0]),
-        code=method_code,
-        execution=lambda w: execution_json(w.run),  # tracked: the efficiency figures measure these choices
+        spec=W.first_seed_spec,
+        code=W.method_code,
+        execution=W.tracked_execution,  # tracked: the efficiency figures measure these choices
     resources:
-        **job_resources("inference"),
-    threads: job_threads("inference")
+        **W.resources("inference"),
+    threads: W.threads("inference")
     log:
         L.job_log("efficiency"),
     benchmark:
@@ -68,11 +68,11 @@ rule aggregate:
         },
         snapshot=update(L.config_snapshot()),
     params:
-        config=pending_config,
-        digest=lambda w: config_digest(),
+        config=W.pending_config,
+        digest=W.config_digest,
     resources:
-        **job_resources("light"),
-    threads: job_threads("light")
+        **W.resources("light"),
+    threads: W.threads("light")
     log:
         L.job_log("aggregate"),
     benchmark:

@@ -16,12 +16,12 @@ rule report:
             caption="../report/comparison_plot.rst",
         ),
     params:
-        config=L.config_snapshot(),
-        results=L.results,
-        out=L.reports,
+        config=lambda w, input: input.config[0],
+        results=lambda w: L.results,
+        out=lambda w, output: os.path.dirname(output.index),
     resources:
-        **job_resources("light"),
-    threads: job_threads("light")
+        **W.resources("light"),
+    threads: W.threads("light")
     log:
         L.job_log("report"),
     benchmark:

@@ -4,52 +4,29 @@
 # trained in groups of that size, one process per group (rule train_group: `cddgan train-group`, which on a
 # GPU steps the group's seeds in one CUDA graph with a stream each, docs/benchmarks.md), and rule
 # train_member copies each seed's outputs to where a seed's own job would have written them. Which seeds
-# share a job, and the group's arguments, come from cddgan.plan.
+# share a job, and the group's arguments, come from cddgan.plan (through cddgan.wiring).
 
 GROUPED_RUNS = plan.grouped_runs(C)
-
-
-def group_dir(wildcards):
-    """The group folder that holds this seed's outputs."""
-    seeds = plan.seed_group(C, wildcards.run, wildcards.seed)
-    return L.group_dir(wildcards.experiment, wildcards.run, plan.seeds_text(seeds))
-
-
-def group_args(wildcards):
-    """`--spec/--model/--losses/--checkpoint-dir` per seed of the group, shell-quoted."""
-    import shlex
-
-    args = plan.group_arguments(C, L, wildcards.experiment, wildcards.run, wildcards.seeds, spec_json)
-    return " ".join(shlex.quote(a) for a in args)
-
-
-def group_resources():
-    """A training job's resources, with runtime and memory for every seed of the group."""
-    base = job_resources("train")
-    out = dict(base)
-    out["runtime"] = lambda w: int(base["runtime"](w)) * len(w.seeds.split("-"))
-    out["mem_mb"] = lambda w, attempt: int(base["mem_mb"](w, attempt)) * len(w.seeds.split("-"))
-    return out
 
 
 rule train:
     conda:
         CONDA_ENV
     input:
-        manifest=train_manifest,
+        manifest=W.train_manifest,
     output:
         model=L.model("{experiment}", "{run}", "{seed}"),
         losses=L.losses("{experiment}", "{run}", "{seed}"),
     wildcard_constraints:
         run=plan.alternatives(set(plan.trained_runs(C)) - set(GROUPED_RUNS)),
     params:
-        spec=run_spec,
-        code=method_code,
-        execution=untracked_execution,
+        spec=W.run_spec,
+        code=W.method_code,
+        execution=W.untracked_execution,
         checkpoints=lambda w: L.checkpoints(w.experiment, w.run, w.seed),
     resources:
-        **job_resources("train"),
-    threads: job_threads("train")
+        **W.resources("train"),
+    threads: W.threads("train")
     log:
         L.job_log("train"),
     benchmark:
@@ -64,19 +41,19 @@ rule train_group:
     conda:
         CONDA_ENV
     input:
-        manifest=train_manifest,
+        manifest=W.train_manifest,
     output:
         directory(L.group_dir("{experiment}", "{run}", "{seeds}")),
     wildcard_constraints:
         run=plan.alternatives(GROUPED_RUNS),
         seeds=r"\d+(-\d+)*",
     params:
-        args=group_args,
-        code=method_code,
-        execution=untracked_execution,
+        args=W.group_args,
+        code=W.method_code,
+        execution=W.untracked_execution,
     resources:
-        **group_resources(),
-    threads: job_threads("train")
+        **W.group_resources(),
+    threads: W.threads("train")
     log:
         L.job_log("train_group"),
     benchmark:
@@ -90,7 +67,7 @@ rule train_member:
     conda:
         CONDA_ENV
     input:
-        group_dir,
+        W.group_dir,
     output:
         model=L.model("{experiment}", "{run}", "{seed}"),
         losses=L.losses("{experiment}", "{run}", "{seed}"),
