@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from smoke import SMOKE, run_snakemake, write_config
+from smoke import SMOKE, run_snakemake, snakemake_env, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -26,6 +26,16 @@ def test_smoke_dag_writes_tables_and_report(smoke_run):
 
 def test_rerun_is_a_no_op(smoke_run):
     result = run_snakemake(smoke_run, "--cores", "1", "all", "--dry-run")
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_planning_a_finished_run_does_not_import_torch(smoke_run, tmp_path):
+    """Parsing the Snakefile and planning the DAG never import torch: a `torch` that refuses to import,
+    first on the path, changes nothing (the resolved config comes from the cache under .snakemake/)."""
+    fake = tmp_path / "fake" / "torch"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('torch was imported while planning')\n")
+    result = run_snakemake(smoke_run, "--cores", "1", "all", "--dry-run", env=snakemake_env(str(fake.parent)))
     assert "Nothing to be done" in result.stdout + result.stderr
 
 
