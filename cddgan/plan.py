@@ -284,13 +284,13 @@ def alternatives(names: Iterable[str]) -> str:
 _RULE_NAME = re.compile(r"^(?:rule|checkpoint)\s+(\w+)\s*:", re.MULTILINE)
 
 
-def rule_name_clashes(extra_files: Iterable[Path], harness_files: Iterable[Path]) -> list[str]:
+def rule_name_clashes(extra_files: Iterable[Path], harness_files: Iterable[Path], root: Path) -> list[str]:
     """One message per rule of a user's rule file that takes a name the harness uses (Snakemake itself
-    would name the harness's file as the culprit)."""
+    would name the harness's file as the culprit); harness files are named relative to `root`."""
     ours = {name: Path(path) for path in harness_files for name in _RULE_NAME.findall(Path(path).read_text())}
     return [
-        f"{extra}: rule {name!r} clashes with the harness's rule of that name ({ours[name].name}); "
-        "give yours another name"
+        f"{extra}: rule {name!r} clashes with the harness's rule of that name "
+        f"({ours[name].relative_to(root) if ours[name].is_relative_to(root) else ours[name]}); give yours another name"
         for extra in extra_files
         for name in _RULE_NAME.findall(Path(extra).read_text())
         if name in ours

@@ -100,8 +100,8 @@ def test_alternatives_and_rule_name_clashes(tmp_path):
     ours.write_text("rule dehaze:\n    shell: 'x'\n")
     mine = tmp_path / "mine.smk"
     mine.write_text("rule clahe:\n    shell: 'y'\n\nrule dehaze:\n    shell: 'z'\n")
-    (message,) = plan.rule_name_clashes([mine], [ours])
-    assert str(mine) in message and "'dehaze'" in message and "dehaze.smk" in message
+    (message,) = plan.rule_name_clashes([mine], [ours], tmp_path.parent)
+    assert str(mine) in message and "'dehaze'" in message and f"({tmp_path.name}/dehaze.smk)" in message
 
 
 def test_layout_names_every_path_from_its_two_roots():

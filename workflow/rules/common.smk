@@ -49,6 +49,7 @@ except ConfigError as _error:
     raise SystemExit(1)
 
 L = Layout.of(C)
+RESULTS = L.results  # the results folder: part of the interface of a user's rule files (docs/adding-a-baseline.md)
 W = Wiring(C, L)  # every input function, param and resource of the rules (cddgan/wiring.py)
 RUNS = C["runs"]
 EXPERIMENTS = C["experiments"]

@@ -3,7 +3,9 @@
 # the harness's is refused here, with the user's file named (Snakemake would blame the harness's file).
 _EXTRAS = sorted(Path(workflow.basedir, "workflow", "rules", "extra").glob("*.smk"))
 _CLASHES = plan.rule_name_clashes(
-    _EXTRAS, [*sorted(Path(workflow.basedir, "workflow", "rules").glob("*.smk")), Path(workflow.main_snakefile)]
+    _EXTRAS,
+    [*sorted(Path(workflow.basedir, "workflow", "rules").glob("*.smk")), Path(workflow.main_snakefile)],
+    Path(workflow.basedir),
 )
 if _CLASHES:
     sys.stderr.write("\nConfig error (nothing was run):\n" + "\n".join(_CLASHES) + "\n\n")
