@@ -109,6 +109,14 @@ class Layout:
     def losses(self, experiment: Part, run: Part, seed: Part) -> str:
         return f"{self.run_dir(experiment, run, seed)}/losses.csv"
 
+    def validation(self, experiment: Part, run: Part, seed: Part) -> str:
+        """The validation curve: one row per evaluation (iteration, PSNR, SSIM over the validation subset)."""
+        return f"{self.run_dir(experiment, run, seed)}/validation.csv"
+
+    def run_info(self, experiment: Part, run: Part, seed: Part) -> str:
+        """What a training job records beside the model: the machine, the iterations, the selected one."""
+        return f"{self.run_dir(experiment, run, seed)}/run.json"
+
     def model_dir(self, experiment: Part, run: Part, seed: Part) -> str:
         """What an external training command writes (a folder it fills as it likes)."""
         return f"{self.run_dir(experiment, run, seed)}/model_dir"

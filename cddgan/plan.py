@@ -139,6 +139,14 @@ def loss_files(config: Config, layout: Layout) -> list[str]:
     return [layout.losses(*job) for job in train_jobs(config)]
 
 
+def validation_files(config: Config, layout: Layout) -> list[str]:
+    return [layout.validation(*job) for job in train_jobs(config)]
+
+
+def run_info_files(config: Config, layout: Layout) -> list[str]:
+    return [layout.run_info(*job) for job in train_jobs(config)]
+
+
 def efficiency_files(config: Config, layout: Layout) -> list[str]:
     return [layout.efficiency(*job) for job in efficiency_jobs(config)]
 

@@ -6,6 +6,32 @@ from collections.abc import Mapping
 
 from cddgan.errors import ConfigError
 
+# A shifted test set takes its base's test scenes and none of its training or validation images.
+SHIFT_DROPS = {"n_train_clear": 0, "n_train_hazy": 0, "n_val": 0}
+
+
+def expand_shifts(datasets: Mapping[str, Mapping]) -> dict[str, dict]:
+    """Resolve every `shift_of:` entry into a full synthetic spec: its base's parameters (the same seed,
+    size and test scenes, so scores pair image by image), no training or validation images, then the
+    entry's own keys (the haze it shifts). The base must be a synthetic dataset that is not a shift."""
+    out = {name: dict(spec) for name, spec in datasets.items()}
+    for name, spec in datasets.items():
+        base_name = spec.get("shift_of")
+        if base_name is None:
+            continue
+        where = f"datasets.{name}.shift_of"
+        base = datasets.get(base_name)
+        if base is None:
+            raise ConfigError(f"{where}: unknown dataset {base_name!r}; datasets: {', '.join(sorted(datasets))}")
+        if base.get("adapter") != "synthetic" or spec.get("adapter") != "synthetic":
+            raise ConfigError(f"{where}: shifted test sets are synthetic, of a synthetic dataset; "
+                              f"{name!r} and {base_name!r} must both have `adapter: synthetic`")
+        if "shift_of" in base:
+            raise ConfigError(f"{where}: {base_name!r} is itself a shift of {base['shift_of']!r}; name that one")
+        own = {key: value for key, value in spec.items() if key not in SHIFT_DROPS}
+        out[name] = {**base, **SHIFT_DROPS, **own}
+    return out
+
 
 def check_dataset(name: str, spec: Mapping) -> None:
     """The dataset's adapter exists, its keys are ones that adapter reads, its protocol is known, and a

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from cddgan.config.commands import COMMAND_PLACEHOLDERS, _check_template, external_facts
-from cddgan.config.datasets import check_dataset
+from cddgan.config.datasets import check_dataset, expand_shifts
 from cddgan.config.defaults import EXECUTION_KEYS, TOP_DEFAULTS, TRAINING_DEFAULTS
 from cddgan.config.files import load_yaml
 from cddgan.config.schema import validate_schema
@@ -88,6 +88,8 @@ def _resolve_run(name: str, spec: Mapping, config: Mapping, where: str) -> dict:
     }
     if cls.trainable:
         run["training"] = merge(config["training"], spec.get("training", {}))
+        if run["training"].get("decay_start") is None:  # the method's reference schedule
+            run["training"]["decay_start"] = float(getattr(cls, "decay_start", 0.5))
     else:
         # Training-free methods are deterministic: one seed is the whole story.
         run["seeds"] = run["seeds"][:1]
@@ -111,6 +113,7 @@ def resolve(raw: Mapping) -> dict:
     from cddgan.methods import load_plugins  # here: importing the methods imports torch (1.8 s)
 
     load_plugins(config["plugins"])
+    config["datasets"] = expand_shifts(config["datasets"])
     for name, spec in config["datasets"].items():
         check_dataset(name, spec)
 
