@@ -14,7 +14,7 @@ import pytest
 
 from cddgan.data.adapters import ADAPTERS, COMMON_KEYS, build_manifest
 from cddgan.data.adapters.scan import natural_sorted
-from cddgan.data.manifest import read_manifest
+from cddgan.data.manifest import read_manifest, val_pairs
 from cddgan.data.manifest import test_pairs as pairs_of
 from cddgan.errors import ConfigError, DatasetError, ImageError
 from cddgan.io import read_image
@@ -140,6 +140,111 @@ def test_unpaired_needs_two_scenes(tmp_path):
     [("n_clear", 0), ("n_hazy", -1), ("hazy_per_scene", 1.5), ("clear_fraction", 1.0), ("seed", "x")],
 )
 def test_its_bad_protocol_values_name_the_key(tmp_path, key, value):
+    root = ft.make_its(tmp_path / "ITS", n_scenes=2, per_scene=1)
+    with pytest.raises(ConfigError, match=rf"datasets\.its\.{key}"):
+        build(tmp_path, "reside-its", root, name="its", **{key: value})
+
+
+# ---------------------------------------------------------------- the val split: carved out of training scenes
+
+
+def scenes_of(frame: pd.DataFrame, split: str) -> set[str]:
+    """The RESIDE scenes a split's images show, from the file names (not the adapter's scene_id)."""
+    return {first_field(p) for p in frame.loc[frame["split"] == split, "path"]}
+
+
+def test_its_val_split_is_paired_scene_disjoint_and_left_out_of_training(tmp_path):
+    root = ft.make_its(tmp_path / "ITS", n_scenes=40, per_scene=3)
+    frame, meta = build(tmp_path, "reside-its", root, val_fraction=0.1)
+    pairs = val_pairs(frame)
+    assert len(pairs) == 4 and len(rows(frame, "val", "clear")) == 4  # floor(0.1 * 40) scenes, one hazy each
+    assert all(first_field(h) == Path(c).stem for h, c in zip(pairs["path"], pairs["clear_path"], strict=True))
+    val, train = scenes_of(frame, "val"), scenes_of(frame, "train")
+    assert len(val) == 4 and val.isdisjoint(train) and val | train == {str(i) for i in range(1, 41)}
+    # the val scenes' other hazy versions are in neither split
+    assert len(rows(frame, "train", "hazy")) + len(rows(frame, "train", "clear")) * 3 == 36 * 3
+    assert meta["unpaired"]["scenes"] == 36 and len(pairs_of(frame)) == 0
+    record = meta["val"]
+    assert record["pairs"] == 4 and sorted(record["scenes"]) == sorted(val) and record["val_seed"] == 0
+    assert record["removed_from_training"] == {"clear": 4, "hazy": 12} and record["scenes_available"] == 40
+    assert record["counts"] == {"val/hazy": 4, "val/clear": 4} and meta["counts"]["val/hazy"] == 4
+
+
+def test_val_scenes_follow_val_seed_not_the_unpaired_seed(tmp_path):
+    root = ft.make_its(tmp_path / "ITS", n_scenes=40, per_scene=2)
+    a, _ = build(tmp_path, "reside-its", root, name="a", val_fraction=0.2)
+    b, _ = build(tmp_path, "reside-its", root, name="b", val_fraction=0.2, seed=5)
+    c, _ = build(tmp_path, "reside-its", root, name="c", val_fraction=0.2, val_seed=1)
+    again, _ = build(tmp_path, "reside-its", root, name="again", val_fraction=0.2)
+    assert scenes_of(a, "val") == scenes_of(b, "val") == scenes_of(again, "val") != scenes_of(c, "val")
+    assert list(val_pairs(a)["path"]) == list(val_pairs(again)["path"])
+    assert scenes_of(c, "val").isdisjoint(scenes_of(c, "train"))
+
+
+def test_val_max_caps_and_zero_switches_it_off(tmp_path):
+    root = ft.make_its(tmp_path / "ITS", n_scenes=40, per_scene=1)
+    capped, meta = build(tmp_path, "reside-its", root, name="capped", val_fraction=0.5, val_max=3)
+    assert len(val_pairs(capped)) == 3 and meta["val"]["val_max"] == 3
+    for key in ("val_fraction", "val_max"):
+        off, meta = build(tmp_path, "reside-its", root, name=key, **{key: 0})
+        assert (off["split"] == "train").all() and meta["val"]["pairs"] == 0
+        assert meta["val"]["reason"] == f"switched off (datasets.{key}.{key}: 0)"
+        assert meta["unpaired"]["scenes"] == 40
+
+
+def test_small_training_sets_get_no_val_split_and_the_sidecar_says_why(tmp_path):
+    root = ft.make_its(tmp_path / "ITS", n_scenes=10, per_scene=1)  # 5% of 10 scenes: none
+    frame, meta = build(tmp_path, "reside-its", root)
+    assert len(val_pairs(frame)) == 0 and "rounds down to none" in meta["val"]["reason"]
+    # the unpaired split needs 2 scenes: a val split never takes them
+    root = ft.make_its(tmp_path / "ITS3", n_scenes=3, per_scene=1)
+    frame, meta = build(tmp_path, "reside-its", root, name="three", val_fraction=0.9)
+    assert meta["val"]["pairs"] == 1 and meta["unpaired"]["scenes"] == 2
+
+
+def test_ots_val_rows_keep_their_haze_parameters(tmp_path):
+    root = ft.make_ots(tmp_path / "OTS", n_scenes=20, per_scene=3)
+    frame, _ = build(tmp_path, "reside-ots", root, val_fraction=0.1)
+    hazy = rows(frame, "val", "hazy")
+    assert len(hazy) == 2 and (hazy["beta"] != "").all() and (hazy["airlight"] != "").all()
+    assert (rows(frame, "val", "clear")["beta"] == "").all()
+
+
+def test_paired_training_folders_carve_val_pairs_one_hazy_per_scene(tmp_path):
+    root = tmp_path / "pf"
+    for i in range(1, 21):
+        ft.save(root / "clear" / f"{i:04d}.png")
+        for a in (0.8, 0.9):
+            ft.save(root / "hazy" / f"{i:04d}_{a}.png")
+    frame, meta = build(tmp_path, "paired-folders", root, split="train", pair_regex=r"(\d+)", val_fraction=0.1)
+    pairs = val_pairs(frame)
+    assert len(pairs) == 2 and pairs["pair_id"].is_unique
+    assert all(Path(h).stem.split("_")[0] == Path(c).stem for h, c in zip(pairs["path"], pairs["clear_path"],
+                                                                        strict=True))
+    train_ids = set(frame.loc[frame["split"] == "train", "pair_id"])
+    assert len(train_ids) == 18 and train_ids.isdisjoint(set(pairs["pair_id"]))
+    assert meta["val"]["removed_from_training"] == {"clear": 2, "hazy": 4}
+
+
+def test_test_only_sets_have_no_val_split(tmp_path):
+    root = ft.make_sots_outdoor(tmp_path / "SOTS", n=30)
+    frame, meta = build(tmp_path, "sots-outdoor", root, val_fraction=0.5)
+    assert (frame["split"] == "test").all() and len(pairs_of(frame)) == 30
+    assert meta["val"]["pairs"] == 0 and meta["val"]["reason"].startswith("test-only dataset")
+
+
+def test_limit_cuts_the_val_split_like_the_test_split(tmp_path):
+    root = ft.make_its(tmp_path / "ITS", n_scenes=40, per_scene=1)
+    frame, meta = build(tmp_path, "reside-its", root, val_fraction=0.25, limit=3)
+    assert len(val_pairs(frame)) == 3 and meta["available"]["val/hazy"] == 10
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("val_fraction", 1.0), ("val_fraction", -0.1), ("val_fraction", "5%"), ("val_fraction", True),
+     ("val_max", -1), ("val_max", 2.5), ("val_seed", -1), ("val_seed", "x")],
+)  # fmt: skip
+def test_bad_val_values_name_the_key(tmp_path, key, value):
     root = ft.make_its(tmp_path / "ITS", n_scenes=2, per_scene=1)
     with pytest.raises(ConfigError, match=rf"datasets\.its\.{key}"):
         build(tmp_path, "reside-its", root, name="its", **{key: value})
@@ -428,7 +533,11 @@ def test_paired_folders_missing_dir_names_the_key(tmp_path):
 def test_unpaired_folders(tmp_path):
     root = ft.make_unpaired_folders(tmp_path / "uf", n_hazy=3, n_clear=2)
     frame, meta = build(tmp_path, "unpaired-folders", root)
-    assert meta["counts"] == {"train/hazy": 3, "train/clear": 2, "test/hazy": 0, "test/clear": 0}
+    assert meta["counts"] == {
+        "train/hazy": 3, "train/clear": 2, "test/hazy": 0, "test/clear": 0, "val/hazy": 0, "val/clear": 0
+    }  # fmt: skip
+    # no ground truth: a val split could not be scored, and the sidecar says so
+    assert meta["val"]["pairs"] == 0 and "no ground truth" in meta["val"]["reason"]
     assert (frame["pair_id"] == "").all()
 
 

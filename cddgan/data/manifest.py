@@ -3,18 +3,20 @@
 Columns (all strings in the CSV; numbers empty where unknown):
 
 - ``dataset``: the dataset's name in the config;
-- ``split``: ``train`` or ``test``;
+- ``split``: ``train``, ``test`` or ``val`` (the validation split: paired like ``test``, of scenes that appear
+  in neither training nor test; what the training loop scores while it trains, never the test set);
 - ``domain``: ``hazy`` or ``clear``;
 - ``image_id``: unique within (split, domain); also the output file stem of a dehazed test image;
-- ``pair_id``: links a test hazy image to its clear ground truth (several hazy rows may share one clear
-  row, as in SOTS); empty on the unpaired training split and for sets without ground truth;
+- ``pair_id``: links a test (or val) hazy image to its clear ground truth (several hazy rows may share one
+  clear row, as in SOTS); empty on the unpaired training split and for sets without ground truth;
 - ``scene_id``: the scene the image shows (training splits are made scene-disjoint with it);
 - ``path``: relative to the manifest's folder when inside it, absolute otherwise;
 - ``beta``, ``airlight``: haze parameters where known (synthetic data, RESIDE file names);
 - ``depth``: path of a depth map where known.
 
 The sidecar ``manifest.json`` holds counts per split and domain, the adapter, the layout it recognised, any
-conversion warnings, what was cropped or shrunk (``gt_cropped``, ``test_resized``) and the largest and total
+conversion warnings (and every converted file, ``conversions``), what was cropped or shrunk (``gt_cropped``,
+``test_resized``), how the val split was made or why there is none (``val``), and the largest and total
 megapixels of the hazy test images (``test_megapixels``, which sizes the dehaze and evaluate jobs); the
 report shows it.
 """
@@ -32,7 +34,9 @@ from cddgan.errors import DatasetError
 from cddgan.io import atomic_path, write_text
 
 COLUMNS = ["dataset", "split", "domain", "image_id", "pair_id", "scene_id", "path", "beta", "airlight", "depth"]
-SPLITS = ("train", "test")
+SPLITS = ("train", "test", "val")
+# The splits whose hazy rows point at ground truth by pair_id.
+PAIRED_SPLITS = ("test", "val")
 DOMAINS = ("hazy", "clear")
 
 
@@ -54,7 +58,7 @@ def sidecar_path(manifest_path: str | os.PathLike) -> Path:
 
 
 def counts(frame: pd.DataFrame) -> dict[str, int]:
-    """Image counts per split and domain, e.g. ``{"train/hazy": 200, ...}``."""
+    """Image counts per split and domain, e.g. ``{"train/hazy": 200, ..., "val/clear": 16}``."""
     result: dict[str, int] = {}
     for split in SPLITS:
         for domain in DOMAINS:
@@ -127,21 +131,35 @@ def validate_frame(frame: pd.DataFrame, path: Path) -> None:
     if dup.any():
         ids = frame.loc[dup, "image_id"].head(10).tolist()
         raise DatasetError(f"{path}: duplicate image_id within a split and domain: {ids}")
-    test = frame[frame["split"] == "test"]
-    clear_ids = set(test.loc[test["domain"] == "clear", "pair_id"])
-    hazy_pairs = test.loc[(test["domain"] == "hazy") & (test["pair_id"] != ""), "pair_id"]
-    orphans = sorted(set(hazy_pairs) - clear_ids)
-    if orphans:
-        raise DatasetError(f"{path}: test hazy images point to missing ground truth pair_id {orphans[:10]}")
+    for split in PAIRED_SPLITS:
+        part = frame[frame["split"] == split]
+        clear_ids = set(part.loc[part["domain"] == "clear", "pair_id"])
+        hazy_pairs = part.loc[(part["domain"] == "hazy") & (part["pair_id"] != ""), "pair_id"]
+        orphans = sorted(set(hazy_pairs) - clear_ids)
+        if orphans:
+            raise DatasetError(
+                f"{path}: {split} hazy images point to missing ground truth pair_id {orphans[:10]}"
+            )
 
 
-def test_pairs(frame: pd.DataFrame) -> pd.DataFrame:
-    """Test hazy rows joined with their ground-truth path (``clear_path`` empty where there is none)."""
-    test = frame[frame["split"] == "test"]
-    hazy = test[test["domain"] == "hazy"].copy()
-    clear = test[test["domain"] == "clear"][["pair_id", "path"]].rename(columns={"path": "clear_path"})
+def _pairs(frame: pd.DataFrame, split: str) -> pd.DataFrame:
+    part = frame[frame["split"] == split]
+    hazy = part[part["domain"] == "hazy"].copy()
+    clear = part[part["domain"] == "clear"][["pair_id", "path"]].rename(columns={"path": "clear_path"})
     clear = clear.drop_duplicates("pair_id")
     merged = hazy.merge(clear, on="pair_id", how="left")
     merged["clear_path"] = merged["clear_path"].fillna("")
     merged.loc[merged["pair_id"] == "", "clear_path"] = ""
     return merged.reset_index(drop=True)
+
+
+def test_pairs(frame: pd.DataFrame) -> pd.DataFrame:
+    """Test hazy rows joined with their ground-truth path (``clear_path`` empty where there is none)."""
+    return _pairs(frame, "test")
+
+
+def val_pairs(frame: pd.DataFrame) -> pd.DataFrame:
+    """Validation hazy rows joined with their ground-truth path, in manifest order (the same columns as
+    `test_pairs`); empty where the dataset has no val split (a test-only set, or unpaired training data
+    without ground truth: the sidecar's ``val`` says why)."""
+    return _pairs(frame, "val")

@@ -13,8 +13,11 @@ from typing import Any
 
 from cddgan.errors import ConfigError
 
-# Keys every adapter accepts; `protocol` is read by the evaluate stage, not here.
-COMMON_KEYS = frozenset({"adapter", "root", "protocol", "limit", "verify", "test_max_side"})
+# Keys every adapter accepts; `protocol` is read by the evaluate stage, not here. The val_* keys shape the
+# validation split carved out of a training split (cddgan.data.adapters.val); a test-only set ignores them.
+COMMON_KEYS = frozenset(
+    {"adapter", "root", "protocol", "limit", "verify", "test_max_side", "val_fraction", "val_max", "val_seed"}
+)
 VERIFY_MODES = ("full", "header")
 # Above this many images the default verification only opens headers (decoding 300k OTS files takes hours).
 FULL_VERIFY_MAX = 2000
@@ -74,7 +77,9 @@ class Found:
     """What an adapter found: manifest rows (paths absolute) and how it read the tree.
 
     `crop_gt` asks the shared pipeline to centre-crop ground truth that is larger than its hazy images
-    (SOTS-indoor's white border); every other size difference between a pair is an error.
+    (SOTS-indoor's white border); every other size difference between a pair is an error. `unpaired` says
+    that the training rows are paired scenes (``pair_id`` = ``scene_id``) which the pipeline makes unpaired
+    by scene (`cddgan.data.adapters.unpaired.unpair`) after the val split is carved out of them.
     """
 
     rows: list[dict[str, Any]]
@@ -82,6 +87,7 @@ class Found:
     warnings: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
     crop_gt: bool = False
+    unpaired: bool = False
 
 
 @dataclass(frozen=True)

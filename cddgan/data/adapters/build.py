@@ -1,4 +1,5 @@
-"""The one pipeline every real dataset goes through: spec check, find, limit, verify, crop, write."""
+"""The one pipeline every real dataset goes through: spec check, find, val carve-out, unpaired split, limit,
+verify, crop, write."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from cddgan.data.adapters.crop import crop_ground_truth
 from cddgan.data.adapters.registry import ADAPTERS
 from cddgan.data.adapters.resize import RESIZE_FOLDER, resize_test_images
 from cddgan.data.adapters.scan import natural_key
+from cddgan.data.adapters.unpaired import unpair
+from cddgan.data.adapters.val import carve_validation
 from cddgan.data.adapters.validate import check_pair_sizes, check_scorable, inspect_images
 from cddgan.data.manifest import ManifestInfo, counts, write_manifest
 from cddgan.errors import ConfigError, DatasetError
@@ -21,7 +24,7 @@ from cddgan.protocols import Protocol
 
 # `test_max_side` below this would leave too little for SSIM's 11-px window after a protocol crop.
 MIN_TEST_SIDE = 16
-_ORDER = {"train": 0, "test": 1, "clear": 0, "hazy": 1}
+_ORDER = {"train": 0, "test": 1, "val": 2, "clear": 0, "hazy": 1}
 
 
 def build_manifest(name: str, spec: Mapping[str, Any], out_dir: Path) -> Path:
@@ -53,6 +56,10 @@ def build_manifest(name: str, spec: Mapping[str, Any], out_dir: Path) -> Path:
     found = adapter.find(ctx)
     if not found.rows:
         raise DatasetError(f"{ctx.key('root')}: {ctx.root} holds no images for {adapter.name}")
+    # The val split first, on the paired scenes: for ITS/OTS before the unpaired split discards the pairing.
+    found.rows, val = carve_validation(ctx, found.rows, keep=2 if found.unpaired else 1)
+    if found.unpaired:
+        found = unpair(ctx, found)
     available = counts(pd.DataFrame(found.rows))
     rows = apply_limit(found.rows, limit)
     paths = list(dict.fromkeys(Path(r["path"]) for r in rows))
@@ -73,6 +80,7 @@ def build_manifest(name: str, spec: Mapping[str, Any], out_dir: Path) -> Path:
     for message in found.warnings:
         warnings.warn(message, stacklevel=2)
     extra.update(verify=mode, limit=limit, available=available)
+    extra["val"] = {**val, "counts": {k: v for k, v in counts(pd.DataFrame(rows)).items() if k.startswith("val/")}}
     info = ManifestInfo(name, adapter.name, found.layout, str(ctx.root), [*found.warnings, *colour], extra)
     frame = pd.DataFrame(rows)
     frame.insert(0, "dataset", name)
@@ -120,22 +128,24 @@ def _sort_key(r: dict[str, Any]) -> tuple:
 
 
 def apply_limit(rows: list[dict[str, Any]], limit: int | None) -> list[dict[str, Any]]:
-    """Rows in a fixed order, cut to the first `limit` test hazy images (with their ground truth) and the
-    first `limit` images of each training domain; None keeps everything."""
+    """Rows in a fixed order, cut to the first `limit` test hazy images (with their ground truth), the
+    first `limit` val hazy images (likewise) and the first `limit` images of each training domain; None
+    keeps everything."""
     rows = sorted(rows, key=_sort_key)
     if limit is None:
         return rows
-    test_hazy = [r for r in rows if r["split"] == "test" and r["domain"] == "hazy"][:limit]
-    kept_pairs = {r["pair_id"] for r in test_hazy if r["pair_id"]}
-    test_clear = [
-        r for r in rows if r["split"] == "test" and r["domain"] == "clear" and r["pair_id"] in kept_pairs
-    ]
+    paired = []
+    for split in ("test", "val"):
+        hazy = [r for r in rows if r["split"] == split and r["domain"] == "hazy"][:limit]
+        kept_pairs = {r["pair_id"] for r in hazy if r["pair_id"]}
+        paired += hazy
+        paired += [r for r in rows if r["split"] == split and r["domain"] == "clear" and r["pair_id"] in kept_pairs]
     train = [
         r
         for domain in ("clear", "hazy")
         for r in [x for x in rows if x["split"] == "train" and x["domain"] == domain][:limit]
     ]
-    return sorted([*train, *test_hazy, *test_clear], key=_sort_key)
+    return sorted([*train, *paired], key=_sort_key)
 
 
 def test_megapixels(rows: list[dict[str, Any]], sizes: dict[Path, tuple[int, int]]) -> dict[str, float]:

@@ -22,7 +22,7 @@ from cddgan.data.adapters.scan import (
     natural_key,
     require_images,
 )
-from cddgan.data.adapters.unpaired import HazeParams, split_scenes
+from cddgan.data.adapters.unpaired import HazeParams
 from cddgan.data.adapters.validate import check_orphans
 from cddgan.errors import DatasetError
 
@@ -91,15 +91,19 @@ def _paired(
 
 
 def _train(ctx: Context, adapter: str, example: str, params: HazeParams, note: str | None) -> Found:
-    """A training set read as pairs, then made unpaired by scene."""
+    """A training set read as pairs (pair_id = scene_id = the clear image's id); the build pipeline carves
+    the val split out of its scenes, then makes the rest unpaired by scene."""
     hazy_dir, clear_dir, layout = _tree(ctx, adapter, example)
     groups, clear = _paired(hazy_dir, clear_dir, recursive=True, example=example)
     if any(p.parent != hazy_dir for paths in groups.values() for p in paths):
         layout += " (hazy in sub-folders)"
-    rows, extra, notes = split_scenes(ctx, clear, groups, params)
-    if note:
-        extra["haze_params"] = note
-    return Found(rows, layout, warnings=notes, extra=extra)
+    rows = [row("train", "clear", p.stem, p, scene, scene) for scene, p in clear.items()]
+    for scene, paths in groups.items():
+        for path in paths:
+            beta, airlight = params(path)
+            rows.append(row("train", "hazy", path.stem, path, scene, scene, beta, airlight))
+    extra = {"haze_params": note} if note else {}
+    return Found(rows, layout, extra=extra, unpaired=True)
 
 
 def find_its(ctx: Context) -> Found:

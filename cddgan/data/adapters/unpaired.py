@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from cddgan.data.adapters.base import Context, row
+from cddgan.data.adapters.base import Context, Found, row
 from cddgan.data.adapters.scan import natural_key, natural_sorted
 from cddgan.errors import DatasetError
 
@@ -28,6 +28,25 @@ def _pick(rng: np.random.Generator, items: list[Path], cap: int | None) -> list[
         return list(items)
     chosen = rng.choice(len(items), size=cap, replace=False)
     return natural_sorted(items[i] for i in chosen)
+
+
+def unpair(ctx: Context, found: Found) -> Found:
+    """`found` with its paired training rows (pair_id = scene_id) replaced by the scene-disjoint unpaired
+    split (`split_scenes`), the protocol's counts in ``extra['unpaired']`` and its cap notes as warnings.
+    Rows of other splits (the val split carved out before) are kept as they are."""
+    train = [r for r in found.rows if r["split"] == "train"]
+    clear_by_scene = {r["scene_id"]: Path(r["path"]) for r in train if r["domain"] == "clear"}
+    hazy_by_scene: dict[str, list[Path]] = {}
+    haze: dict[Path, tuple[float | str, float | str]] = {}
+    for r in train:
+        if r["domain"] == "hazy":
+            hazy_by_scene.setdefault(r["scene_id"], []).append(Path(r["path"]))
+            haze[Path(r["path"])] = (r["beta"], r["airlight"])
+    rows, extra, notes = split_scenes(ctx, clear_by_scene, hazy_by_scene, haze.__getitem__)
+    others = [r for r in found.rows if r["split"] != "train"]
+    return Found(
+        [*rows, *others], found.layout, [*found.warnings, *notes], {**found.extra, **extra}, found.crop_gt
+    )
 
 
 def split_scenes(
