@@ -13,13 +13,28 @@ Haze follows ``I = J * t + A * (1 - t)`` with ``t = exp(-beta * d)``. The airlig
 ``beta * (1 + amp * n(x))`` where ``n`` is low-frequency noise stretched to span exactly [-1, 1]; the
 manifest's ``beta`` column then holds the base beta.
 
+Knobs for shifted test sets (`datasets.<name>.shift_of`, resolved by `cddgan.config.datasets.expand_shifts`),
+each off by default and then byte-identical to a dataset without it:
+
+- ``airlight_tint``: per image and channel the airlight is ``A * (1 + u_c)``, ``u_c`` uniform in
+  [-tint, tint] (coloured airlight); the ``airlight`` column keeps the grey ``A``, the sidecar the RGB values;
+- ``depth_model``: ``scene`` (the rendered scene's depth) or ``ramp`` (depth from the image row only: the far
+  limit at the top row, falling linearly to the near limit at the bottom row, whatever the scene shows, so
+  the haze ignores the scene's geometry); ``test/depth`` holds the depth the haze used;
+- ``noise``: the standard deviation (in [0, 1] intensity units) of Gaussian noise added to the hazy image;
+- ``jpeg_quality``: the hazy image JPEG-compressed at this quality (4:2:0) in memory, then stored lossless.
+
 Every image has its own random stream seeded from (seed, set, index), split into a scene stream and a haze
 stream: the same seed gives byte-identical files, changing one set's size does not change the others, and
-changing the haze ranges does not change the scenes.
+changing the haze ranges does not change the scenes. The tint and noise draw from sub-streams spawned from
+the haze stream (`knob_rng`), so turning them on leaves every beta and airlight draw as it was; a shifted set
+shows exactly its base's clear test images, and scores pair image by image. The validation scenes (`n_val`)
+have a stream code of their own, so adding them changes no training or test image.
 """
 
 from __future__ import annotations
 
+import io
 import math
 import numbers
 import re
@@ -30,6 +45,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from PIL import Image
 from tqdm import tqdm
 
 from cddgan.data.manifest import ManifestInfo, write_manifest
@@ -44,20 +60,31 @@ DEFAULTS: dict[str, Any] = {
     "n_train_clear": 200,
     "n_train_hazy": 200,
     "n_test": 30,
+    "n_val": 16,
     "beta": [0.6, 2.0],
     "airlight": [0.7, 1.0],
     "nonhomogeneous": 0.0,
     "depth_range": [0.05, 1.0],
     "format": "png",
+    "airlight_tint": 0.0,
+    "depth_model": "scene",
+    "noise": 0.0,
+    "jpeg_quality": None,
 }
-# Keys other stages read from the same config block; accepted and ignored here.
-IGNORED_KEYS = ("adapter", "protocol", "limit")
+# Keys other stages read from the same config block; accepted and ignored here (`shift_of` is resolved by
+# cddgan.config.datasets.expand_shifts and kept in the spec; the sidecar records it).
+IGNORED_KEYS = ("adapter", "protocol", "limit", "shift_of")
 FORMATS = ("png", "bmp", "tif")  # lossless only: the clear images are ground truth
 MIN_SIZE = 16
 # Stream codes in the per-image seed: (seed, code, index).
-SET_CODES = {"train_clear": 0, "train_hazy": 1, "test": 2}
-SET_PREFIX = {"train_clear": "clear", "train_hazy": "hazy", "test": "test"}
-_OWN_FILE = re.compile(r"^(clear|hazy|test)_\d{5,}\.(png|bmp|tif)$")
+SET_CODES = {"train_clear": 0, "train_hazy": 1, "test": 2, "val": 3}
+SET_PREFIX = {"train_clear": "clear", "train_hazy": "hazy", "test": "test", "val": "val"}
+# Sub-streams of an image's haze stream, one per knob, so that one knob's draws never move another's.
+KNOB_STREAMS = {"airlight_tint": 0, "noise": 1}
+DEPTH_MODELS = ("scene", "ramp")
+_OWN_FILE = re.compile(r"^(clear|hazy|test|val)_\d{5,}\.(png|bmp|tif)$")
+_OWN_FOLDERS = ("train/clear", "train/hazy", "test/clear", "test/hazy", "test/depth", "val/clear", "val/hazy",
+                "val/depth")
 
 
 # --------------------------------------------------------------------------------------------- parameters
@@ -83,9 +110,11 @@ def validate_params(name: str, params: Mapping[str, Any] | None) -> dict[str, An
     out: dict[str, Any] = {}
     out["seed"] = _int(merged["seed"], where("seed"), minimum=0)
     out["size"] = _size(merged["size"], where("size"))
-    out["n_train_clear"] = _int(merged["n_train_clear"], where("n_train_clear"), minimum=1)
-    out["n_train_hazy"] = _int(merged["n_train_hazy"], where("n_train_hazy"), minimum=1)
+    # 0 training images: a test-only set (a shifted test set); the sampler refuses it as training data
+    out["n_train_clear"] = _int(merged["n_train_clear"], where("n_train_clear"), minimum=0)
+    out["n_train_hazy"] = _int(merged["n_train_hazy"], where("n_train_hazy"), minimum=0)
     out["n_test"] = _int(merged["n_test"], where("n_test"), minimum=0)
+    out["n_val"] = _int(merged["n_val"], where("n_val"), minimum=0)
     out["beta"] = _range(merged["beta"], where("beta"), low=0.0, high=math.inf, scalar_ok=True)
     out["airlight"] = _range(merged["airlight"], where("airlight"), low=1e-6, high=1.0, scalar_ok=True)
     nonhom = _number(merged["nonhomogeneous"], where("nonhomogeneous"))
@@ -100,6 +129,33 @@ def validate_params(name: str, params: Mapping[str, Any] | None) -> dict[str, An
     if not isinstance(fmt, str) or fmt.lower().lstrip(".") not in FORMATS:
         raise ConfigError(f"{where('format')}: must be one of {list(FORMATS)} (lossless), got {fmt!r}")
     out["format"] = fmt.lower().lstrip(".")
+    tint = _number(merged["airlight_tint"], where("airlight_tint"))
+    if not 0.0 <= tint < 1.0:
+        raise ConfigError(
+            f"{where('airlight_tint')}: must be in [0, 1) (each channel's airlight is scaled by 1 + u, "
+            f"u uniform in [-tint, tint]), got {tint}"
+        )
+    out["airlight_tint"] = tint
+    model = merged["depth_model"]
+    if model not in DEPTH_MODELS:
+        raise ConfigError(
+            f"{where('depth_model')}: must be one of {list(DEPTH_MODELS)} (scene: the scene's own depth; "
+            f"ramp: far at the top row to near at the bottom, ignoring the scene), got {model!r}"
+        )
+    out["depth_model"] = model
+    noise = _number(merged["noise"], where("noise"))
+    if not 0.0 <= noise <= 1.0:
+        raise ConfigError(
+            f"{where('noise')}: must be in [0, 1] (the standard deviation of Gaussian noise on the hazy image, "
+            f"in [0, 1] intensity units), got {noise}"
+        )
+    out["noise"] = noise
+    quality = merged["jpeg_quality"]
+    if quality is not None and (
+        isinstance(quality, bool) or not isinstance(quality, numbers.Integral) or not 1 <= int(quality) <= 100
+    ):
+        raise ConfigError(f"{where('jpeg_quality')}: must be an integer from 1 to 100, or null, got {quality!r}")
+    out["jpeg_quality"] = None if quality is None else int(quality)
     return out
 
 
@@ -149,14 +205,15 @@ def add_haze(
     clear: np.ndarray,
     depth: np.ndarray,
     beta: float,
-    airlight: float,
+    airlight: float | Sequence[float] | np.ndarray,
     nonhomogeneous: float,
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Apply ``I = J t + A (1 - t)``, ``t = exp(-beta(x) d)``; return (hazy HxWx3, t HxW), both float32.
 
-    ``beta(x) = beta * (1 + nonhomogeneous * n(x))`` with n low-frequency noise spanning [-1, 1]; with
-    ``nonhomogeneous == 0`` beta is constant and `rng` is not used.
+    ``A`` is a grey scalar or one value per channel (R, G, B). ``beta(x) = beta * (1 + nonhomogeneous *
+    n(x))`` with n low-frequency noise spanning [-1, 1]; with ``nonhomogeneous == 0`` beta is constant and
+    `rng` is not used.
     """
     clear = np.asarray(clear, np.float32)
     depth = np.asarray(depth, np.float32)
@@ -170,7 +227,13 @@ def add_haze(
         noise = stretch(fractal_noise(rng, h, w, cells=(2.0, 2.0), octaves=3, persistence=0.5))
         beta_map = float(beta) * (1.0 + float(nonhomogeneous) * noise)
     t = np.exp(-beta_map * depth).astype(np.float32)
-    hazy = clear * t[..., None] + np.float32(airlight) * (1.0 - t[..., None])
+    if np.ndim(airlight) == 0:
+        light: np.float32 | np.ndarray = np.float32(airlight)
+    else:
+        light = np.asarray(airlight, np.float32)
+        if light.shape != (3,):
+            raise ValueError(f"add_haze needs a scalar airlight or one per channel, got shape {light.shape}")
+    hazy = clear * t[..., None] + light * (1.0 - t[..., None])
     return np.clip(hazy, 0.0, 1.0).astype(np.float32), t
 
 
@@ -183,11 +246,66 @@ def image_rngs(seed: int, set_name: str, index: int) -> tuple[np.random.Generato
     return np.random.default_rng(scene), np.random.default_rng(haze)
 
 
+def knob_rng(seed: int, set_name: str, index: int, knob: str) -> np.random.Generator:
+    """The stream of one shift knob of one image: child `KNOB_STREAMS[knob]` spawned from the image's haze
+    stream (``SeedSequence(...).spawn(2)[1].spawn(n)[k]``), so its draws move no beta or airlight draw and no
+    other knob's."""
+    sequence = np.random.SeedSequence([seed, SET_CODES[set_name], index], spawn_key=(1, KNOB_STREAMS[knob]))
+    return np.random.default_rng(sequence)
+
+
+def ramp_depth(height: int, width: int, near: float, far: float) -> np.ndarray:
+    """`depth_model: ramp`: depth from the row only, `far` at the top row to `near` at the bottom (float32)."""
+    rows = np.linspace(far, near, height, dtype=np.float64) if height > 1 else np.array([far])
+    return np.broadcast_to(rows[:, None], (height, width)).astype(np.float32)
+
+
+def jpeg_roundtrip(image: np.ndarray, quality: int) -> np.ndarray:
+    """The 8-bit image JPEG-compressed at `quality` (4:2:0) in memory and decoded again, as float32 in [0, 1]."""
+    u8 = np.clip(np.rint(np.clip(image, 0.0, 1.0) * 255.0), 0, 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(u8).save(buffer, format="JPEG", quality=int(quality), subsampling="4:2:0")
+    buffer.seek(0)
+    with Image.open(buffer) as img:
+        return np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
+
+
+def haze_image(
+    cfg: Mapping[str, Any],
+    clear: np.ndarray,
+    depth: np.ndarray,
+    haze_rng: np.random.Generator,
+    stream: tuple[int, str, int],
+) -> tuple[np.ndarray, np.ndarray, float, float, list[float] | None]:
+    """Haze one scene with a validated config: (hazy, the depth the haze used, beta, grey airlight, RGB airlight
+    or None without a tint). `stream` is the image's (seed, set, index), for the knobs' sub-streams. The draws
+    of beta, airlight and the nonhomogeneous noise come from `haze_rng` in the same order whatever the knobs."""
+    if cfg["depth_model"] == "ramp":
+        depth = ramp_depth(*depth.shape, *cfg["depth_range"])
+    beta = float(haze_rng.uniform(*cfg["beta"]))
+    airlight = float(haze_rng.uniform(*cfg["airlight"]))
+    light: float | np.ndarray = airlight
+    rgb = None
+    if cfg["airlight_tint"] > 0:
+        tint = cfg["airlight_tint"]
+        u = knob_rng(*stream, "airlight_tint").uniform(-tint, tint, size=3)
+        light = (airlight * (1.0 + u)).astype(np.float32)
+        rgb = [round(float(v), 6) for v in light]
+    hazy, _ = add_haze(clear, depth, beta, light, cfg["nonhomogeneous"], haze_rng)
+    if cfg["noise"] > 0:
+        noise = knob_rng(*stream, "noise").normal(0.0, cfg["noise"], size=hazy.shape).astype(np.float32)
+        hazy = np.clip(hazy + noise, 0.0, 1.0).astype(np.float32)
+    if cfg["jpeg_quality"] is not None:
+        hazy = jpeg_roundtrip(hazy, cfg["jpeg_quality"])
+    return hazy, depth, beta, airlight, rgb
+
+
 def make_synthetic(name: str, params: Mapping[str, Any], out_dir: Path) -> Path:
     """Generate the dataset into out_dir and return out_dir / 'manifest.csv'.
 
-    Layout: train/clear, train/hazy, test/clear, test/hazy, test/depth (16-bit PNG of depth * depth_scale).
-    The three scene sets (train clear, train hazy, test) are disjoint because their seeds differ.
+    Layout: train/clear, train/hazy, test/clear, test/hazy, test/depth (16-bit PNG of depth * depth_scale),
+    and val/clear, val/hazy, val/depth likewise (the validation split: `n_val` pairs).
+    The four scene sets (train clear, train hazy, test, val) are disjoint because their seeds differ.
     Files of an earlier, larger generation that the new manifest does not list are removed.
     """
     cfg = validate_params(name, params)
@@ -199,8 +317,10 @@ def make_synthetic(name: str, params: Mapping[str, Any], out_dir: Path) -> Path:
     jobs = [("train_clear", i) for i in range(cfg["n_train_clear"])]
     jobs += [("train_hazy", i) for i in range(cfg["n_train_hazy"])]
     jobs += [("test", i) for i in range(cfg["n_test"])]
+    jobs += [("val", i) for i in range(cfg["n_val"])]
     rows: list[dict[str, Any]] = []
     written: set[Path] = set()
+    airlight_rgb: dict[str, list[float]] = {}
 
     def row(split: str, domain: str, scene: str, path: Path, **extra: Any) -> None:
         written.add(path)
@@ -227,38 +347,58 @@ def make_synthetic(name: str, params: Mapping[str, Any], out_dir: Path) -> Path:
             write_image(path, clear)
             row("train", "clear", scene, path)
             continue
-        beta = float(haze_rng.uniform(*cfg["beta"]))
-        airlight = float(haze_rng.uniform(*cfg["airlight"]))
-        hazy, _ = add_haze(clear, depth, beta, airlight, cfg["nonhomogeneous"], haze_rng)
+        hazy, depth, beta, airlight, rgb = haze_image(cfg, clear, depth, haze_rng, (cfg["seed"], set_name, index))
         haze = {"beta": f"{beta:.6f}", "airlight": f"{airlight:.6f}"}
+        split = "train" if set_name == "train_hazy" else set_name
+        if rgb is not None:
+            airlight_rgb[f"{split}/{scene}"] = rgb
         if set_name == "train_hazy":
             path = out_dir / "train" / "hazy" / f"{scene}.{ext}"
             write_image(path, hazy)
             row("train", "hazy", scene, path, **haze)
             continue
-        clear_path = out_dir / "test" / "clear" / f"{scene}.{ext}"
-        hazy_path = out_dir / "test" / "hazy" / f"{scene}.{ext}"
-        depth_path = out_dir / "test" / "depth" / f"{scene}.png"
+        clear_path = out_dir / split / "clear" / f"{scene}.{ext}"
+        hazy_path = out_dir / split / "hazy" / f"{scene}.{ext}"
+        depth_path = out_dir / split / "depth" / f"{scene}.png"
         write_image(clear_path, clear)
         write_image(hazy_path, hazy)
         write_uint16(depth_path, depth, depth_scale)
         written.add(depth_path)
-        row("test", "hazy", scene, hazy_path, pair_id=scene, depth=str(depth_path), **haze)
-        row("test", "clear", scene, clear_path, pair_id=scene, depth=str(depth_path))
+        row(split, "hazy", scene, hazy_path, pair_id=scene, depth=str(depth_path), **haze)
+        row(split, "clear", scene, clear_path, pair_id=scene, depth=str(depth_path))
 
     _remove_stale(out_dir, written)
     frame = pd.DataFrame(rows).fillna("")
+    shift = {"shift_of": params["shift_of"]} if params.get("shift_of") is not None else {}
+    tint = cfg["airlight_tint"]
     info = ManifestInfo(
         dataset=name,
         adapter="synthetic",
         layout="generated",
         extra={
             "params": cfg,
+            **shift,
             "depth_scale": depth_scale,
-            "depth_note": "test/depth/*.png hold round(depth * depth_scale) as 16-bit; depth is in "
-            "depth_range units, the sky at the far limit",
-            "airlight_model": "scalar grey airlight (same value for R, G, B)",
+            "depth_note": "test/depth/*.png and val/depth/*.png hold round(depth * depth_scale) as 16-bit; "
+            "depth is in depth_range units, the sky at the far limit"
+            + ("" if cfg["depth_model"] == "scene" else "; depth_model ramp: the depth the haze used (far at "
+               "the top row, near at the bottom), not the scene's"),
+            "airlight_model": "scalar grey airlight (same value for R, G, B)" if not tint else
+            f"grey airlight A scaled per channel by (1 + u_c), u_c uniform in [-{tint:g}, {tint:g}]; the airlight "
+            "column holds A, airlight_rgb the values used",
+            **({"airlight_rgb": airlight_rgb} if tint else {}),
             "beta_note": "beta column is the base beta; nonhomogeneous > 0 modulates it per pixel",
+            "degradations": {
+                "depth_model": cfg["depth_model"],
+                "noise_std": cfg["noise"],
+                "jpeg_quality": cfg["jpeg_quality"],
+                "order": "haze, then Gaussian noise (clipped to [0, 1]), then JPEG; hazy images only",
+            },
+            "val": {
+                "pairs": cfg["n_val"],
+                "how": "generated: n_val scenes of their own random stream (seed, 3, index), disjoint from "
+                "the training and test scenes",
+            },
             # what sizes the dehaze and evaluate jobs (cddgan.resources.sized_by_test_images)
             "test_megapixels": {
                 "largest": round(height * width / 1e6, 4) if cfg["n_test"] else 0.0,
@@ -273,7 +413,7 @@ def make_synthetic(name: str, params: Mapping[str, Any], out_dir: Path) -> Path:
 
 def _remove_stale(out_dir: Path, written: set[Path]) -> None:
     """Delete generator-named files in the generator's folders that this run did not write."""
-    for sub in ("train/clear", "train/hazy", "test/clear", "test/hazy", "test/depth"):
+    for sub in _OWN_FOLDERS:
         folder = out_dir / sub
         if not folder.is_dir():
             continue
