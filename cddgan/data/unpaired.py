@@ -1,5 +1,19 @@
 """Unpaired sampling of the two training domains with random crop and flip.
 
+How an image becomes a crop is `training.preprocess`, named as in the CUT and CycleGAN code. With
+`training.load_size` set:
+
+- ``scale_shortside_and_crop`` (the default): the shorter side is scaled to load_size, aspect kept (bicubic,
+  torch, no antialiasing: this harness's behaviour from the start, kept pixel for pixel);
+- ``resize_and_crop`` (the references' default, 286 then 256 crops): resized to a load_size square;
+- ``scale_width_and_crop``: the width scaled to load_size, aspect kept, the height at least the crop (as the
+  references' ``__scale_width``);
+- ``crop``: no resizing; crops at the stored size.
+
+The three resizing choices other than the default resample like the references' PIL bicubic (torch's
+bicubic with antialiasing, as `cddgan.data.adapters.resize` does). Without load_size every choice only
+crops. Random crops and flips follow in every case.
+
 Every random draw (which hazy image, which clear image, crop offsets, flips) comes from one
 `torch.Generator` owned by the sampler, so a run is reproducible from its seed and resumes exactly: the
 generator's state goes into the checkpoint. Images are decoded once and cached as uint8 when the training
@@ -18,8 +32,42 @@ import torch
 import torch.nn.functional as F
 
 from cddgan.data import AUTO_CACHE_BYTES
-from cddgan.errors import DatasetError, ImageError
+from cddgan.errors import ConfigError, DatasetError, ImageError
 from cddgan.io import read_image
+
+PREPROCESS = ("scale_shortside_and_crop", "resize_and_crop", "scale_width_and_crop", "crop")
+DEFAULT_PREPROCESS = PREPROCESS[0]
+
+
+def loaded_size(height: int, width: int, load_size: int | None, crop: int, preprocess: str) -> tuple[int, int]:
+    """(height, width) of an image after `preprocess` resized it, before the crop; unchanged without a resize."""
+    if not load_size or preprocess == "crop":
+        return height, width
+    if preprocess == "scale_shortside_and_crop":
+        scale = load_size / min(height, width)
+        return max(load_size, round(height * scale)), max(load_size, round(width * scale))
+    if preprocess == "resize_and_crop":
+        return load_size, load_size
+    if preprocess == "scale_width_and_crop":
+        if width == load_size and height >= crop:
+            return height, width
+        return int(max(load_size * height / width, crop)), load_size
+    raise ConfigError(f"training.preprocess: expected one of {list(PREPROCESS)}, got {preprocess!r}")
+
+
+def _resizes(load_size: int | None, preprocess: str) -> bool:
+    return bool(load_size) and preprocess != "crop"
+
+
+def check_preprocess(preprocess: str, load_size: int | None, crop: int) -> None:
+    """A known choice, and a load_size that leaves room for the crop when the choice resizes."""
+    if preprocess not in PREPROCESS:
+        raise ConfigError(f"training.preprocess: expected one of {list(PREPROCESS)}, got {preprocess!r}")
+    if _resizes(load_size, preprocess) and load_size < crop:
+        raise ConfigError(
+            f"training.load_size: {load_size} is smaller than training.crop {crop}; with preprocess {preprocess} "
+            "every image is resized to load_size first, so raise load_size to at least the crop (or set it to null)"
+        )
 
 
 def _to_uint8_tensor(array: np.ndarray) -> torch.Tensor:
@@ -27,14 +75,23 @@ def _to_uint8_tensor(array: np.ndarray) -> torch.Tensor:
 
 
 class ImageSource:
-    """One domain's images: decoded on demand, optionally resized, optionally cached."""
+    """One domain's images: decoded on demand, resized as `preprocess` says, optionally cached."""
 
-    def __init__(self, paths: Sequence[str], load_size: int | None, crop: int, cache: bool) -> None:
+    def __init__(
+        self,
+        paths: Sequence[str],
+        load_size: int | None,
+        crop: int,
+        cache: bool,
+        preprocess: str = DEFAULT_PREPROCESS,
+    ) -> None:
         if not paths:
             raise DatasetError("a training domain has no images")
+        check_preprocess(preprocess, load_size, crop)
         self.paths = list(paths)
         self.load_size = load_size
         self.crop = crop
+        self.preprocess = preprocess
         self._cache: dict[int, torch.Tensor] | None = {} if cache else None
 
     def __len__(self) -> int:
@@ -43,9 +100,10 @@ class ImageSource:
     def check_sizes(self, domain: str) -> None:
         """Every image at least as large as the crop, read from the headers before the first iteration:
         found only when first drawn, a small image would stop the run at the same iteration on every
-        resume (the random draws are restored with the checkpoint). Skipped with `load_size`, which
-        scales the shorter side up to at least the crop."""
-        if self.load_size:
+        resume (the random draws are restored with the checkpoint). Skipped when `preprocess` resizes
+        (with `load_size`): every resizing choice gives at least the crop on both sides, since
+        `check_preprocess` refused a load_size below the crop."""
+        if _resizes(self.load_size, self.preprocess):
             return
         from PIL import Image
 
@@ -60,14 +118,19 @@ class ImageSource:
                 small.append(f"{path} ({w}x{h})")
         if small:
             shown = "; ".join(small[:10]) + (f"; and {len(small) - 10} more" if len(small) > 10 else "")
+            upscale = (
+                "choose a training.preprocess that resizes (with training.load_size)"
+                if self.preprocess == "crop"
+                else "set training.load_size to upscale"
+            )
             raise ImageError(
                 f"{len(small)} of {len(self.paths)} {domain} training images are smaller than the crop "
-                f"{self.crop}: {shown}. Lower training.crop, set training.load_size to upscale, or remove them "
-                "from the dataset and rerun make_data"
+                f"{self.crop}: {shown}. Lower training.crop, {upscale}, or remove them from the dataset and "
+                "rerun make_data"
             )
 
     def get(self, index: int) -> torch.Tensor:
-        """The image as a uint8 (3, H, W) tensor, resized so its shorter side is `load_size` if set."""
+        """The image as a uint8 (3, H, W) tensor, resized as `preprocess` says (with `load_size`)."""
         if self._cache is not None and index in self._cache:
             return self._cache[index]
         path = self.paths[index]
@@ -75,15 +138,19 @@ class ImageSource:
             image = _to_uint8_tensor(read_image(path))
         except ImageError as exc:
             raise ImageError(
-                f"{exc}. make_data checks large datasets by their headers only (datasets.<name>.verify: header); "
-                "run it with verify: full to list every such file, then re-copy or remove them"
+                f"{exc}. make_data decodes every image unless the dataset says verify: header; rebuild it "
+                "with verify: full to list every such file, then re-copy or remove them"
             ) from exc
-        if self.load_size:
+        if _resizes(self.load_size, self.preprocess):
             h, w = image.shape[1:]
-            scale = self.load_size / min(h, w)
-            size = (max(self.load_size, round(h * scale)), max(self.load_size, round(w * scale)))
-            image = F.interpolate(image[None].float(), size=size, mode="bicubic", align_corners=False)
-            image = image.clamp(0, 255).round().to(torch.uint8)[0]
+            size = loaded_size(h, w, self.load_size, self.crop, self.preprocess)
+            if size != (h, w):
+                # the default keeps its original filter; the others resample like the references' PIL bicubic
+                antialias = self.preprocess != DEFAULT_PREPROCESS
+                image = F.interpolate(
+                    image[None].float(), size=size, mode="bicubic", align_corners=False, antialias=antialias
+                )
+                image = image.clamp(0, 255).round().to(torch.uint8)[0]
         h, w = image.shape[1:]
         if h < self.crop or w < self.crop:
             raise ImageError(
@@ -110,6 +177,7 @@ class UnpairedSampler:
         seed: int = 0,
         manifest_path: str | Path = "manifest",
         workers: int = 0,
+        preprocess: str = DEFAULT_PREPROCESS,
     ) -> None:
         train = manifest[manifest["split"] == "train"]
         hazy = train.loc[train["domain"] == "hazy", "path"].tolist()
@@ -119,10 +187,11 @@ class UnpairedSampler:
                 f"{manifest_path}: the training split needs hazy and clear images, found {len(hazy)} hazy and "
                 f"{len(clear)} clear; use a dataset with a train split (synthetic, reside-its, unpaired-folders)"
             )
+        check_preprocess(preprocess, load_size, crop)
         if cache == "auto":
-            cache = self._estimate_bytes(hazy + clear, load_size) < AUTO_CACHE_BYTES
-        self.hazy = ImageSource(hazy, load_size, crop, bool(cache))
-        self.clear = ImageSource(clear, load_size, crop, bool(cache))
+            cache = self._estimate_bytes(hazy + clear, load_size, crop, preprocess) < AUTO_CACHE_BYTES
+        self.hazy = ImageSource(hazy, load_size, crop, bool(cache), preprocess)
+        self.clear = ImageSource(clear, load_size, crop, bool(cache), preprocess)
         self.hazy.check_sizes("hazy")
         self.clear.check_sizes("clear")
         self.crop = crop
@@ -134,7 +203,9 @@ class UnpairedSampler:
         self._pool = ThreadPoolExecutor(workers) if workers > 0 else None
 
     @staticmethod
-    def _estimate_bytes(paths: list[str], load_size: int | None) -> int:
+    def _estimate_bytes(
+        paths: list[str], load_size: int | None, crop: int = 0, preprocess: str = DEFAULT_PREPROCESS
+    ) -> int:
         from PIL import Image
 
         try:
@@ -142,9 +213,7 @@ class UnpairedSampler:
                 w, h = img.size
         except (OSError, Image.DecompressionBombError):
             return 0  # unreadable: reading it for real names the file
-        if load_size:
-            scale = load_size / min(h, w)
-            h, w = h * scale, w * scale
+        h, w = loaded_size(h, w, load_size, crop, preprocess)
         return int(len(paths) * h * w * 3)
 
     def _plan(self, source: ImageSource) -> tuple[ImageSource, int, float, float, bool]:
