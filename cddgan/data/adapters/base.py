@@ -18,9 +18,8 @@ from cddgan.errors import ConfigError
 COMMON_KEYS = frozenset(
     {"adapter", "root", "protocol", "limit", "verify", "test_max_side", "val_fraction", "val_max", "val_seed"}
 )
+# full (the default: every pixel decoded once, cached while the files are unchanged) or header (opt-out).
 VERIFY_MODES = ("full", "header")
-# Above this many images the default verification only opens headers (decoding 300k OTS files takes hours).
-FULL_VERIFY_MAX = 2000
 
 
 @dataclass

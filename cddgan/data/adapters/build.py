@@ -3,6 +3,7 @@ verify, crop, write."""
 
 from __future__ import annotations
 
+import sys
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -10,14 +11,15 @@ from typing import Any
 
 import pandas as pd
 
-from cddgan.data.adapters.base import FULL_VERIFY_MAX, VERIFY_MODES, Adapter, Context
+from cddgan.data.adapters.base import VERIFY_MODES, Adapter, Context
 from cddgan.data.adapters.crop import crop_ground_truth
+from cddgan.data.adapters.decode import colour_warnings, conversions_record, inspect_images, summary_line
 from cddgan.data.adapters.registry import ADAPTERS
 from cddgan.data.adapters.resize import RESIZE_FOLDER, resize_test_images
 from cddgan.data.adapters.scan import natural_key
 from cddgan.data.adapters.unpaired import unpair
 from cddgan.data.adapters.val import carve_validation
-from cddgan.data.adapters.validate import check_pair_sizes, check_scorable, inspect_images
+from cddgan.data.adapters.validate import check_pair_sizes, check_scorable
 from cddgan.data.manifest import ManifestInfo, counts, write_manifest
 from cddgan.errors import ConfigError, DatasetError
 from cddgan.protocols import Protocol
@@ -27,10 +29,12 @@ MIN_TEST_SIDE = 16
 _ORDER = {"train": 0, "test": 1, "val": 2, "clear": 0, "hazy": 1}
 
 
-def build_manifest(name: str, spec: Mapping[str, Any], out_dir: Path) -> Path:
+def build_manifest(name: str, spec: Mapping[str, Any], out_dir: Path, progress: bool = True) -> Path:
     """Write out_dir/'manifest.csv' (+ manifest.json) for dataset `name` from its config `spec`.
 
-    `spec['adapter']` picks the adapter; 'synthetic' delegates to `make_synthetic`. Returns the path.
+    `spec['adapter']` picks the adapter; 'synthetic' delegates to `make_synthetic`. Every image is decoded
+    once (`cddgan.data.adapters.decode`) unless the spec says `verify: header`; a progress bar shows it
+    when `progress`, and one line on stderr sums up what was checked and converted. Returns the path.
     """
     out_dir = Path(out_dir)
     adapter = _adapter(name, spec)
@@ -63,8 +67,10 @@ def build_manifest(name: str, spec: Mapping[str, Any], out_dir: Path) -> Path:
     available = counts(pd.DataFrame(found.rows))
     rows = apply_limit(found.rows, limit)
     paths = list(dict.fromkeys(Path(r["path"]) for r in rows))
-    mode = verify or ("full" if len(paths) <= FULL_VERIFY_MAX else "header")
-    sizes, colour = inspect_images(paths, mode)
+    mode = verify or "full"  # every pixel of every image, once per set of files (cached beside the manifest)
+    inspection = inspect_images(paths, mode, out_dir, progress=progress)
+    sizes = inspection.sizes
+    colour = colour_warnings(inspection, paths)
     extra = dict(found.extra)
     if found.crop_gt:
         extra.update(crop_ground_truth(rows, sizes, out_dir))
@@ -79,13 +85,15 @@ def build_manifest(name: str, spec: Mapping[str, Any], out_dir: Path) -> Path:
     extra["test_megapixels"] = test_megapixels(rows, sizes)
     for message in found.warnings:
         warnings.warn(message, stacklevel=2)
-    extra.update(verify=mode, limit=limit, available=available)
+    extra.update(verify=mode, decoded=inspection.decoded, limit=limit, available=available)
+    extra["conversions"] = conversions_record(inspection, ctx.root)
     extra["val"] = {**val, "counts": {k: v for k, v in counts(pd.DataFrame(rows)).items() if k.startswith("val/")}}
     info = ManifestInfo(name, adapter.name, found.layout, str(ctx.root), [*found.warnings, *colour], extra)
     frame = pd.DataFrame(rows)
     frame.insert(0, "dataset", name)
     path = out_dir / "manifest.csv"
     write_manifest(frame, path, info)
+    print(summary_line(name, inspection, extra), file=sys.stderr, flush=True)
     return path
 
 

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
-
 from cddgan.data.adapters.scan import names
-from cddgan.errors import DatasetError, ImageError
-
-_GRAY_MODES = frozenset({"1", "L", "I", "I;16", "I;16L", "I;16B", "F"})
-_ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
+from cddgan.errors import DatasetError
 
 
 def check_orphans(where: str, hazy_orphans: list[Path], clear_orphans: list[Path]) -> None:
@@ -27,43 +21,6 @@ def check_orphans(where: str, hazy_orphans: list[Path], clear_orphans: list[Path
             + "; ".join(parts)
             + ". Restore the missing files or remove the extras."
         )
-
-
-def inspect_images(paths: list[Path], mode: str) -> tuple[dict[Path, tuple[int, int]], list[str]]:
-    """Open every image (mode 'header') or fully decode it (mode 'full'); return sizes and colour warnings.
-
-    Decoding catches truncated files that a header read misses; grayscale and RGBA inputs are only
-    warned about, because `cddgan.io.read_image` converts them to RGB.
-    """
-    sizes: dict[Path, tuple[int, int]] = {}
-    gray: list[Path] = []
-    alpha: list[Path] = []
-    for path in paths:
-        if path.stat().st_size == 0:
-            raise ImageError(f"{path}: file is empty (0 bytes); re-copy it from the dataset")
-        try:
-            with Image.open(path) as img:
-                if mode == "full":
-                    img.load()
-                sizes[path] = img.size
-                if img.mode in _GRAY_MODES:
-                    gray.append(path)
-                elif img.mode in _ALPHA_MODES or (img.mode == "P" and "transparency" in img.info):
-                    alpha.append(path)
-        except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as exc:
-            raise ImageError(
-                f"{path}: cannot decode image ({exc}); the file is truncated or not an image, re-copy it"
-            ) from exc
-    messages = []
-    if gray:
-        messages.append(f"{len(gray)} grayscale image(s) will be converted to RGB: {names(gray)}")
-    if alpha:
-        messages.append(
-            f"{len(alpha)} image(s) with alpha will be read as RGB (alpha dropped): {names(alpha)}"
-        )
-    for message in messages:
-        warnings.warn(message, stacklevel=2)
-    return sizes, messages
 
 
 def check_pair_sizes(pairs: list[tuple[Path, Path]], sizes: dict[Path, tuple[int, int]]) -> None:
