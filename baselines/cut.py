@@ -183,3 +183,5 @@ class FastCUT(CUT):
         "nce_idt": False,
         "flip_equivariance": True,
     }
+    #: the CUT code trains FastCUT 150 epochs at the full rate and decays over the last 50 (CUT: 200 + 200)
+    decay_start: ClassVar[float] = 0.75

@@ -322,3 +322,30 @@ def test_each_method_overfits_a_tiny_unpaired_batch(cls, settings, keys):
     history = train(m, *batch(5), iters=40)
     first, last = _falls(history, keys)
     assert last < 0.9 * first, (first, last)
+
+
+# ---------------------------------------------------------------- the reference's learning-rate schedule
+
+
+def test_decay_start_is_each_methods_reference_schedule():
+    """`training.decay_start: null` resolves to the class's `decay_start`: 0.5 by default, 0.75 for FastCUT
+    (the CUT code's FastCUT: 150 epochs at the full rate, 50 of decay)."""
+    from cddgan import config
+    from cddgan.methods.base import GANMethod
+
+    assert GANMethod.decay_start == CUT.decay_start == CycleGAN.decay_start == 0.5
+    assert FastCUT.decay_start == 0.75
+    runs = config.load(config.DEFAULT_CONFIG)["runs"]
+    assert runs["fastcut"]["training"]["decay_start"] == 0.75
+    assert runs["cut"]["training"]["decay_start"] == 0.5
+
+
+def test_a_step_without_a_resolved_decay_start_takes_the_methods():
+    from cddgan.config import TRAINING_DEFAULTS
+    from cddgan.training.step import TrainStep
+
+    assert TRAINING_DEFAULTS["decay_start"] is None
+    cfg = {**TRAINING_DEFAULTS, "iterations": 100}
+    for cls, constant in ((FastCUT, 75), (CUT, 50)):
+        factor = TrainStep(cls(TINY_CUT), cfg, torch.device("cpu")).schedulers["G"].lr_lambdas[0]
+        assert factor(constant) == 1.0 and factor(constant + 1) < 1.0, cls.name

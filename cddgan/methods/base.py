@@ -97,6 +97,9 @@ class GANMethod(Method, nn.Module):
     """
 
     trainable: ClassVar[bool] = True
+    #: The reference's learning-rate schedule: constant until this fraction of the iterations, then linear
+    #: to 0 at the last. `training.decay_start: null` resolves to it (cddgan.config.resolve).
+    decay_start: ClassVar[float] = 0.5
 
     def __init__(self, settings: Mapping[str, Any] | None = None, device: torch.device | str = "cpu") -> None:
         nn.Module.__init__(self)

@@ -92,7 +92,10 @@ class TrainStep:
             )
             for name, params in method.optim_groups().items()
         }
-        factor = linear_decay(int(cfg["iterations"]), float(cfg["decay_start"]))
+        # null (a spec not resolved by cddgan.config, e.g. TRAINING_DEFAULTS): the method's reference schedule
+        decay_start = cfg.get("decay_start")
+        decay_start = type(method).decay_start if decay_start is None else decay_start
+        factor = linear_decay(int(cfg["iterations"]), float(decay_start))
         self.schedulers = {
             name: torch.optim.lr_scheduler.LambdaLR(opt, factor) for name, opt in self.optimizers.items()
         }
