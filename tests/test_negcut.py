@@ -170,7 +170,7 @@ def test_generated_negatives_replace_the_in_image_ones(monkeypatch):
     import cddgan.nn.negatives as negatives
 
     torch.manual_seed(0)
-    m = NEGCUT(TINY)
+    m = NEGCUT({**TINY, "shared_draws": True})  # one draw for both pairs: one NCE call per layer and update
     seen = []
     original = negatives.patch_nce_loss
 
@@ -184,11 +184,76 @@ def test_generated_negatives_replace_the_in_image_ones(monkeypatch):
     assert seen == [(2, 8, 16)] * 8
 
 
+def test_the_reference_draws_new_positions_and_noise_per_pair_and_update(monkeypatch):
+    """The default (`shared_draws: false`) draws as the NEGCUT code does: for each update (N, then G) and
+    each pair (hazy -> fake, then clear -> idt), every layer's patch positions, then every layer's noise
+    for that pair's image; `shared_draws: true` draws positions and noise once for both pairs and updates."""
+    import cddgan.nn.negatives as negatives
+    import cddgan.nn.patchnce as patchnce
+
+    layers = len(TINY["nce_layers"])
+
+    def draws(shared: bool) -> list[tuple[str, int]]:
+        torch.manual_seed(0)
+        m = NEGCUT({**TINY, "shared_draws": shared})
+        seen: list[tuple[str, int]] = []
+        positions, noise = patchnce.random_positions, negatives.NegativeGenerator.draw_noise
+
+        def spy_positions(n, k, device):
+            seen.append(("positions", n))
+            return positions(n, k, device)
+
+        def spy_noise(self, batch, device):
+            seen.append(("noise", batch))
+            return noise(self, batch, device)
+
+        monkeypatch.setattr(patchnce, "random_positions", spy_positions)
+        monkeypatch.setattr(negatives.NegativeGenerator, "draw_noise", spy_noise)
+        iterate(m, make_opts(m), *batch(1), update=set())
+        monkeypatch.undo()
+        return seen
+
+    default, shared = draws(False), draws(True)
+    sizes = [n for kind, n in default[:layers] if kind == "positions"]  # H*W of each nce layer
+    one_pair = [("positions", n) for n in sizes] + [("noise", 1)] * layers
+    assert default == one_pair * 4  # (N: X, Y), (G: X, Y)
+    assert shared == [("positions", n) for n in sizes] + [("noise", 2)] * layers
+
+
+def test_the_default_g_update_faces_fresh_negatives_and_the_shared_one_the_same(monkeypatch):
+    """NCE calls: per pair and layer, (1, K, nc) negatives, 16 calls in all; the G update's negatives are
+    not the ones the N update scored (new noise), while with shared draws they are (N unchanged here)."""
+    import cddgan.nn.negatives as negatives
+
+    original = negatives.patch_nce_loss
+
+    def negatives_seen(shared: bool) -> list[torch.Tensor]:
+        torch.manual_seed(0)
+        m = NEGCUT({**TINY, "shared_draws": shared})
+        seen: list[torch.Tensor] = []
+
+        def spy(q, k, batch_size=None, tau=0.07, negatives=None):
+            seen.append(negatives.detach().clone())
+            return original(q, k, batch_size, tau, negatives=negatives)
+
+        monkeypatch.setattr(negatives, "patch_nce_loss", spy)
+        iterate(m, make_opts(m), *batch(1), update=set())  # no step: N is the same in both updates
+        monkeypatch.undo()
+        return seen
+
+    default = negatives_seen(False)
+    assert [tuple(n.shape) for n in default] == [(1, 8, 16)] * 16
+    assert not any(torch.equal(a, b) for a, b in zip(default[:8], default[8:], strict=True))
+    shared = negatives_seen(True)
+    assert all(torch.equal(a, b) for a, b in zip(shared[:4], shared[4:], strict=True))
+
+
 # ---------------------------------------------------------------- the adversarial game
 
 
 def test_n_update_raises_and_g_update_lowers_the_contrastive_loss():
-    adversarial_checks(NEGCUT, TINY)
+    adversarial_checks(NEGCUT, TINY)  # its first check compares N's and G's loss on other draws: it holds here
+    adversarial_checks(NEGCUT, {**TINY, "shared_draws": True})
 
 
 def test_after_step_moves_the_ema_heads_by_the_decay():
