@@ -156,3 +156,13 @@ def test_cuda_rng_states_are_restored_for_the_gpus_the_resumed_job_sees(monkeypa
     assert len(restored) == 1 and len(restored[0]) == 1 and torch.equal(restored[0][0], gpus[0])
     train_module._set_rng_state(state)
     assert len(restored) == 1
+
+
+@pytest.mark.parametrize("preprocess", ["resize_and_crop", None])
+def test_the_sampler_preprocesses_as_training_preprocess_says(tiny_synthetic, preprocess):
+    """`training.preprocess` reaches the sampler; a spec without it (or null) keeps the default scaling."""
+    run = spec()
+    run["training"].update(load_size=20, preprocess=preprocess)
+    trainer = Trainer(run, tiny_synthetic, "unused-ckpt", log=lambda m: None, progress=False)
+    want = preprocess or "scale_shortside_and_crop"
+    assert trainer.sampler.hazy.preprocess == trainer.sampler.clear.preprocess == want

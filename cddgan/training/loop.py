@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from cddgan.config import EXECUTION_KEYS, computed_training, job_training
 from cddgan.data.manifest import read_manifest
-from cddgan.data.unpaired import UnpairedSampler
+from cddgan.data.unpaired import DEFAULT_PREPROCESS, UnpairedSampler
 from cddgan.errors import DivergenceError, HarnessError
 from cddgan.io import atomic_path
 from cddgan.methods.registry import build_method
@@ -139,6 +139,7 @@ class Trainer:
             seed=int(spec["seed"]),
             manifest_path=self.manifest_path,
             workers=int(self.cfg.get("workers", 0)),
+            preprocess=self.cfg.get("preprocess") or DEFAULT_PREPROCESS,
         )
         self.step = TrainStep(self.method, self.cfg, self.device)
         self.iteration = 0
