@@ -21,7 +21,6 @@ if TYPE_CHECKING:  # imported lazily at run time: `cddgan --help` must not wait 
     import torch
 
     from cddgan.methods.base import Method
-    from cddgan.training.group import GroupTrainer
     from cddgan.training.loop import Trainer
 
 EXECUTION_HELP = (
@@ -61,11 +60,12 @@ def _execution(args: argparse.Namespace) -> dict:
     return execution
 
 
-def _record_divergence(trainer: Trainer | GroupTrainer, exc: Exception, model: str, losses: str, who: str) -> None:
-    """A diverged run is a result: its model file says FAILED and why (the dehaze step then leaves the
-    reason in the run's output folder, where the tables and the report find it); the sweep goes on."""
-    trainer.record_failure(f"diverged: {exc}", model, losses)
-    print(f"{who} FAILED: {exc}\nrecorded in {model}; the sweep goes on", file=sys.stderr)
+def _record_divergence(trainer: Trainer, exc: Exception, outputs: Sequence[str | None], who: str) -> None:
+    """A diverged run is a result: its model file (and run.json) says FAILED and why (the dehaze step then
+    leaves the reason in the run's output folder, where the tables and the report find it); the sweep goes
+    on. `outputs`: model, losses, validation, run info (the last two may be None)."""
+    trainer.record_failure(f"diverged: {exc}", *outputs)
+    print(f"{who} FAILED: {exc}\nrecorded in {outputs[0]}; the sweep goes on", file=sys.stderr)
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -79,31 +79,38 @@ def cmd_train(args: argparse.Namespace) -> None:
         progress=not args.quiet,
         execution=_execution(args),
     )
+    outputs = (args.model, args.losses, args.validation, args.run_info)
     try:
-        trainer.run(args.model, args.losses)
+        trainer.run(*outputs)
     except DivergenceError as exc:
         if not args.record_divergence:
             raise
-        _record_divergence(trainer, exc, args.model, args.losses, "cddgan train: run")
+        _record_divergence(trainer, exc, outputs, "cddgan train: run")
 
 
 def cmd_train_group(args: argparse.Namespace) -> None:
     from cddgan.training.group import GroupTrainer
 
+    n = len(args.spec)
     lists = {"--model": args.model, "--losses": args.losses, "--checkpoint-dir": args.checkpoint_dir}
-    wrong = [f"{flag} ({len(v)})" for flag, v in lists.items() if len(v) != len(args.spec)]
+    optional = {"--validation": args.validation, "--run-info": args.run_info}  # none, or one per --spec
+    lists.update({flag: v for flag, v in optional.items() if v})
+    wrong = [f"{flag} ({len(v)})" for flag, v in lists.items() if len(v) != n]
     if wrong:
-        raise ConfigError(f"train-group: give one of each per --spec ({len(args.spec)}); got {', '.join(wrong)}")
+        raise ConfigError(f"train-group: give one of each per --spec ({n}); got {', '.join(wrong)}")
     specs = [_json(text, "--spec") for text in args.spec]
-    for path in [*args.model, *args.losses]:
+    validation = args.validation or [None] * n
+    run_info = args.run_info or [None] * n
+    outputs = list(zip(args.model, args.losses, validation, run_info, strict=True))
+    for path in [*args.model, *args.losses, *filter(None, validation), *filter(None, run_info)]:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     group = GroupTrainer(specs, args.manifest, args.checkpoint_dir, progress=not args.quiet, execution=_execution(args))
-    failed = group.run(list(zip(args.model, args.losses, strict=True)))
+    failed = group.run(outputs)
     for i, exc in failed.items():
         if not args.record_divergence:
             raise exc
         who = f"cddgan train-group: seed {specs[i]['seed']}"
-        _record_divergence(group.members[i], exc, args.model[i], args.losses[i], who)
+        _record_divergence(group.members[i], exc, outputs[i], who)
 
 
 def _method_for(spec: dict, model: str | None, device_name: str) -> tuple[Method, torch.device]:
@@ -280,6 +287,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="output model.pt")
     p.add_argument("--losses", required=True, help="output losses.csv")
     p.add_argument("--checkpoint-dir", required=True, help="folder for resumable checkpoints")
+    p.add_argument("--validation", help="output validation.csv (iteration, psnr, ssim, n_images); none if absent")
+    p.add_argument(
+        "--run-info", help="output run.json (iterations, selected iteration, failure, machine); none if absent"
+    )
     p.add_argument(
         "--record-divergence",
         action="store_true",
@@ -299,6 +310,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, action="append", help="output model.pt, one per --spec")
     p.add_argument("--losses", required=True, action="append", help="output losses.csv, one per --spec")
     p.add_argument("--checkpoint-dir", required=True, action="append", help="checkpoint folder, one per --spec")
+    p.add_argument("--validation", action="append", help="output validation.csv, one per --spec (or none)")
+    p.add_argument("--run-info", action="append", help="output run.json, one per --spec (or none)")
     p.add_argument(
         "--record-divergence", action="store_true", help="record diverged seeds as FAILED model files, exit 0"
     )

@@ -2,9 +2,11 @@
 the readers (dehazing, the CLI).
 
 A model file holds what rebuilds the trained method with no config at hand: the run spec (method,
-settings, plugins), the execution keys it trained with, the iterations done and the weights. A run that
-diverged writes one too, with `failed` set and no weights, so that later stages mark it FAILED instead of
-waiting for a file that never comes.
+settings, plugins), the execution keys it trained with, the iterations done, the iteration whose weights it
+holds (`selected_iteration`: the last, or the best validation score's with `training.select: best_val`),
+the machine that trained it (`cddgan.machine.machine_info`) and the weights. A run that diverged writes one
+too, with `failed` set and no weights, so that later stages mark it FAILED instead of waiting for a file
+that never comes. Files written before `selected_iteration` and `machine` existed load all the same.
 """
 
 from __future__ import annotations
@@ -25,6 +27,36 @@ class RunFailed(HarnessError):
     """The model file belongs to a run that diverged; there are no weights to dehaze with."""
 
 
+def model_payload(
+    spec: Mapping[str, Any],
+    execution: Mapping[str, Any],
+    iterations: int,
+    state_dict: Mapping[str, torch.Tensor] | None,
+    failed: str | None = None,
+    selected_iteration: int | None = None,
+    machine: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The contents of model.pt (`selected_iteration` defaults to `iterations` for a run that did not fail)."""
+    if selected_iteration is None and not failed:
+        selected_iteration = iterations
+    return {
+        "method": spec["method"],
+        "settings": spec["settings"],
+        "spec": dict(spec),
+        "execution": dict(execution),
+        "iterations": iterations,
+        "selected_iteration": selected_iteration,
+        "machine": dict(machine) if machine is not None else None,
+        "failed": failed,
+        "state_dict": state_dict,
+    }
+
+
+def save_payload(path: str | Path, payload: Mapping[str, Any]) -> None:
+    """Write a payload to `path` as it stands (the caller makes it atomic, e.g. with its other outputs)."""
+    torch.save(dict(payload), path)
+
+
 def write_model(
     path: str | Path,
     spec: Mapping[str, Any],
@@ -32,19 +64,13 @@ def write_model(
     iterations: int,
     state_dict: Mapping[str, torch.Tensor] | None,
     failed: str | None = None,
+    selected_iteration: int | None = None,
+    machine: Mapping[str, Any] | None = None,
 ) -> None:
     """Write model.pt atomically (a killed job never leaves half a file that Snakemake counts as done)."""
-    payload = {
-        "method": spec["method"],
-        "settings": spec["settings"],
-        "spec": dict(spec),
-        "execution": dict(execution),
-        "iterations": iterations,
-        "failed": failed,
-        "state_dict": state_dict,
-    }
+    payload = model_payload(spec, execution, iterations, state_dict, failed, selected_iteration, machine)
     with atomic_path(Path(path)) as tmp:
-        torch.save(payload, tmp)
+        save_payload(tmp, payload)
 
 
 def load_trained(model_path: str | Path, device: torch.device, plugins: tuple[str, ...] = ()) -> Method:

@@ -5,9 +5,15 @@ linear decay to 0 over the second part of training, checkpoints, loss logs, prog
 checks. A method (`cddgan.methods.base.GANMethod`) only says which losses to minimise in which order.
 
 Checkpoints hold weights, optimiser and scheduler states, every RNG state, the sampler state, the
-iteration and the loss log so far; they are written atomically to a folder the Snakemake rule does not
-declare, so a killed job resumes where it stopped when the rule reruns. A checkpoint made with other
-settings or other data is ignored (and said so), never resumed into a different run.
+iteration, the loss log and the validation curve so far (and, with `select: best_val`, the best weights
+yet); they are written atomically to a folder the Snakemake rule does not declare, so a killed job
+resumes where it stopped when the rule reruns. A checkpoint made with other settings or other data is
+ignored (and said so), never resumed into a different run.
+
+The outputs are written together, atomically, at the end: losses.csv, validation.csv and run.json (when
+asked for) and model.pt. run.json says what model.pt holds and where it was made: the iterations, the
+selection rule and the selected iteration, the failure if any, the elapsed time and the machine
+(`cddgan.machine.machine_info`).
 """
 
 from __future__ import annotations
@@ -31,10 +37,14 @@ from cddgan.config import EXECUTION_KEYS, computed_training, job_training
 from cddgan.data.manifest import read_manifest
 from cddgan.data.unpaired import DEFAULT_PREPROCESS, UnpairedSampler
 from cddgan.errors import DivergenceError, HarnessError
-from cddgan.io import atomic_path
+from cddgan.io import atomic_path, atomic_paths
+from cddgan.machine import machine_info
 from cddgan.methods.registry import build_method
-from cddgan.modelfile import write_model
+from cddgan.modelfile import model_payload, save_payload
 from cddgan.training.step import TrainStep
+from cddgan.training.validation import Validator, curve_frame
+
+PathArg = str | Path
 
 Log = Callable[[str], None]
 
@@ -129,8 +139,9 @@ class Trainer:
         self.method = build_method(self.spec, self.device)
         if self.cfg.get("channels_last") and self.device.type == "cuda":
             self.method.to(memory_format=torch.channels_last)
+        frame = read_manifest(self.manifest_path)
         self.sampler = UnpairedSampler(
-            read_manifest(self.manifest_path),
+            frame,
             crop=int(self.cfg["crop"]),
             batch_size=int(self.cfg["batch_size"]),
             flip=bool(self.cfg["flip"]),
@@ -147,6 +158,34 @@ class Trainer:
         self.window: dict[str, torch.Tensor] = {}
         self.window_count = 0
         self.elapsed = 0.0
+        self._setup_validation(frame)
+
+    def _setup_validation(self, frame: pd.DataFrame) -> None:
+        """The validation subset, the evaluation cadence and the selection rule; a rule that cannot be
+        followed is refused here, before the first iteration."""
+        self.eval_every = int(self.cfg.get("eval_every") or 0)
+        self.select = str(self.cfg.get("select") or "last")
+        self.validator = Validator(frame, int(self.cfg.get("val_images") or 8)) if self.eval_every else None
+        self.val_rows: list[dict[str, float | int]] = []
+        self.best: dict[str, Any] | None = None  # select: best_val: {"iteration", "psnr", "state_dict"}
+        has_val = self.validator is not None and self.validator.available
+        if self.select not in ("last", "best_val"):
+            raise HarnessError(f"training.select: {self.select!r} is not one of 'last', 'best_val'")
+        if self.select == "best_val" and not has_val:
+            why = (
+                "training.eval_every is 0 (no evaluations)"
+                if not self.eval_every
+                else f"{self.manifest_path} has no val split with ground truth"
+            )
+            raise HarnessError(
+                f"training.select: best_val picks the weights of the best validation score, but {why}; "
+                "set training.eval_every > 0 and train on a dataset with a val split, or use select: last"
+            )
+        if self.eval_every and not has_val:
+            self.log(
+                f"warning: training.eval_every is {self.eval_every} but {self.manifest_path} has no val split "
+                "with ground truth; nothing is scored and validation.csv stays empty"
+            )
 
     # ---- checkpoints -------------------------------------------------------------------------------
     def save_checkpoint(self) -> None:
@@ -162,6 +201,8 @@ class Trainer:
             "window": {k: v.detach().cpu() for k, v in self.window.items()},
             "window_count": self.window_count,
             "elapsed": self.elapsed,
+            "validation": self.val_rows,
+            "best": self.best,
         }
         with atomic_path(self.checkpoint_path) as tmp:
             torch.save(state, tmp)
@@ -192,6 +233,8 @@ class Trainer:
         self.window = {k: v.to(self.device) for k, v in state["window"].items()}
         self.window_count = int(state["window_count"])
         self.elapsed = float(state["elapsed"])
+        self.val_rows = list(state.get("validation") or [])
+        self.best = state.get("best")
         self.log(f"resumed from checkpoint {self.checkpoint_path} at iteration {self.iteration}")
         return True
 
@@ -232,7 +275,15 @@ class Trainer:
         self.window = {}
         self.window_count = 0
 
-    def run(self, model_out: str | Path, losses_out: str | Path) -> None:
+    def run(
+        self,
+        model_out: PathArg,
+        losses_out: PathArg,
+        validation_out: PathArg | None = None,
+        run_info_out: PathArg | None = None,
+    ) -> None:
+        """Train to the end (or resume and finish) and write the outputs; `validation_out` (validation.csv)
+        and `run_info_out` (run.json) only when given."""
         self.start()
         bar = progress_bar(self.total, self.iteration, f"{self.spec['run']}/seed{self.spec['seed']}", self.progress)
         start = time.perf_counter() - self.elapsed
@@ -246,7 +297,7 @@ class Trainer:
                     {k: f"{v:.3g}" for k, v in self.rows[-1].items() if k not in ("iteration", "time_s", "lr")}
                 )
         bar.close()
-        self.finish(model_out, losses_out)
+        self.finish(model_out, losses_out, validation_out, run_info_out)
 
     # ---- the loop's parts, shared with GroupTrainer ----------------------------------------------------
     @property
@@ -275,36 +326,102 @@ class Trainer:
         if self.iteration % int(self.cfg["log_every"]) == 0 or self.iteration == self.total:
             self._check_and_log()
             logged = True
+        if self.eval_every and (self.iteration % self.eval_every == 0 or self.iteration == self.total):
+            self.validate()
         if self.iteration % int(self.cfg["checkpoint_every"]) == 0 and self.iteration < self.total:
             self._check_and_log()
             self.save_checkpoint()
         return logged
 
-    def finish(self, model_out: str | Path, losses_out: str | Path) -> None:
-        """Write model.pt and losses.csv, then drop the checkpoint."""
-        self._write_outputs(Path(model_out), Path(losses_out))
+    def validate(self) -> None:
+        """Score the current weights on the validation subset: one row of the curve, and with `select:
+        best_val` keep them if their PSNR beats every earlier evaluation's (ties: the earliest stays)."""
+        if self.validator is None or not self.validator.available:
+            return
+        if any(not bool(torch.isfinite(v).all()) for v in self.window.values()):
+            self._check_and_log()  # a NaN loss in the open window: stop with the loss log's message
+        row = self.validator.score(self.method, self.device, self.iteration)
+        self.val_rows.append(row)
+        self.log(
+            f"validation at iteration {self.iteration}: PSNR {row['psnr']:.3f} dB, SSIM {row['ssim']:.4f} "
+            f"({row['n_images']} images)"
+        )
+        if self.select == "best_val" and (self.best is None or row["psnr"] > self.best["psnr"]):
+            weights = {k: v.detach().to("cpu", copy=True) for k, v in self.method.state_dict().items()}
+            self.best = {"iteration": self.iteration, "psnr": row["psnr"], "state_dict": weights}
+
+    def finish(
+        self,
+        model_out: PathArg,
+        losses_out: PathArg,
+        validation_out: PathArg | None = None,
+        run_info_out: PathArg | None = None,
+    ) -> None:
+        """Write model.pt and losses.csv (and validation.csv, run.json when given), then drop the checkpoint."""
+        self._write_outputs(model_out, losses_out, validation_out, run_info_out)
         rate = self.total / max(self.elapsed, 1e-9)
         self.log(f"finished {self.total} iterations in {self.elapsed:.1f} s ({rate:.2f} it/s)")
         if self.checkpoint_path.exists():
             self.checkpoint_path.unlink()
 
-    def _write_outputs(self, model_out: Path, losses_out: Path, failed: str | None = None) -> None:
-        with atomic_path(losses_out) as tmp:
-            pd.DataFrame(self.rows).to_csv(tmp, index=False)
-        write_model(
-            model_out,
+    def selected(self) -> tuple[int, dict[str, torch.Tensor]]:
+        """The iteration whose weights model.pt keeps (`training.select`) and those weights."""
+        if self.select == "best_val" and self.best is not None:
+            return int(self.best["iteration"]), self.best["state_dict"]
+        return self.iteration, self.method.state_dict()
+
+    def _write_outputs(
+        self,
+        model_out: PathArg,
+        losses_out: PathArg,
+        validation_out: PathArg | None = None,
+        run_info_out: PathArg | None = None,
+        failed: str | None = None,
+    ) -> None:
+        """Every output of the run, renamed into place together (model.pt last)."""
+        machine = machine_info(self.device)
+        selected, weights = (None, None) if failed else self.selected()
+        info = {
+            "iterations": self.iteration,
+            "select": self.select,
+            "selected_iteration": selected,
+            "failed": failed,
+            "elapsed_s": round(self.elapsed, 3),
+            "machine": machine,
+        }
+        payload = model_payload(
             self.spec,
             execution={key: self.cfg[key] for key in sorted(EXECUTION_KEYS)},  # job_training fills each
             iterations=self.iteration,
-            state_dict=None if failed else self.method.state_dict(),
+            state_dict=weights,
             failed=failed,
+            selected_iteration=selected,
+            machine=machine,
         )
+        extra = [(p, kind) for p, kind in ((validation_out, "validation"), (run_info_out, "run_info")) if p]
+        paths = [Path(losses_out), *(Path(p) for p, _ in extra), Path(model_out)]
+        with atomic_paths(paths) as tmps:
+            pd.DataFrame(self.rows).to_csv(tmps[0], index=False)
+            for tmp, (_, kind) in zip(tmps[1:-1], extra, strict=True):
+                if kind == "validation":
+                    curve_frame(self.val_rows).to_csv(tmp, index=False)
+                else:
+                    tmp.write_text(json.dumps(info, indent=2) + "\n")
+            save_payload(tmps[-1], payload)
 
-    def record_failure(self, message: str, model_out: str | Path, losses_out: str | Path) -> None:
-        """Write a diverged run's outputs: its loss log so far and a model file that says it failed.
+    def record_failure(
+        self,
+        message: str,
+        model_out: PathArg,
+        losses_out: PathArg,
+        validation_out: PathArg | None = None,
+        run_info_out: PathArg | None = None,
+    ) -> None:
+        """Write a diverged run's outputs: its loss log and validation curve so far, a model file and a run
+        record that say it failed.
 
         A diverged run is a result (these settings diverge with this seed), not a crash to retry: the
         sweep goes on, later stages mark it FAILED, and the report shows it instead of omitting it. A
         change of its settings reruns it; the last good checkpoint stays for inspection.
         """
-        self._write_outputs(Path(model_out), Path(losses_out), failed=message)
+        self._write_outputs(model_out, losses_out, validation_out, run_info_out, failed=message)
