@@ -5,7 +5,8 @@ benchmarks, so that what is timed is exactly what is trained. The method yields 
 update; this class zeroes that group's gradients, back-propagates, steps its Adam, and finally runs the
 method's post-step hook and the schedule. On CUDA, `cuda_graph` replays a captured iteration (see
 `TrainStep`; the capture itself is in `cddgan.training.graphs`, handed each run's iteration as a
-callable), and `StepGroup` trains several runs (the seeds of a sweep) in one process and one graph.
+callable), and `StepGroup` steps several runs in one process and one graph (what the benchmarks time;
+the training loop's seed groups step each seed alone, in its own random streams: `cddgan.training.group`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,11 @@ def linear_decay(iterations: int, decay_start: float) -> Callable[[int], float]:
         return 1.0 - max(0, iteration - n_const) / n_decay
 
     return factor
+
+
+def uses_cuda_graph(cfg: Mapping[str, Any], device: torch.device) -> bool:
+    """Whether a step with these settings captures its iteration in a CUDA graph (`cuda_graph` on CUDA)."""
+    return bool(cfg.get("cuda_graph")) and device.type == "cuda"
 
 
 def compile_networks(method: GANMethod, mode: str = "default") -> bool:
@@ -79,7 +85,7 @@ class TrainStep:
         self.method = method
         self.cfg = cfg
         self.device = device
-        self.use_graph = bool(cfg.get("cuda_graph")) and device.type == "cuda"
+        self.use_graph = uses_cuda_graph(cfg, device)
         fused = bool(cfg.get("fused_adam")) and device.type == "cuda"
         lr = float(cfg["lr"])
         self.optimizers = {
@@ -204,7 +210,9 @@ class StepGroup:
     One graph for all, rather than one per run replayed on several streams: each replay re-bases the
     device RNG's offset, so graphs replayed concurrently would race on it. In one graph every random op
     has its own offset; a run's random numbers then depend on the group it trains in (its weights'
-    initialisation does not: that happens before, from its own seed).
+    initialisation does not: that happens before, from its own seed). That is why the harness's seed
+    groups (`GroupTrainer`) do not use a StepGroup of several runs, and refuse CUDA graphs; what remains
+    here is the measurement of that overlap (benchmarks/bench_train_step.py) and each step's group of one.
     """
 
     def __init__(self, steps: list[TrainStep]) -> None:
