@@ -137,8 +137,6 @@ class Trainer:
 
         seed_everything(int(spec["seed"]))
         self.method = build_method(self.spec, self.device)
-        if self.cfg.get("channels_last") and self.device.type == "cuda":
-            self.method.to(memory_format=torch.channels_last)
         frame = read_manifest(self.manifest_path)
         self.sampler = UnpairedSampler(
             frame,

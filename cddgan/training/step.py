@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from cddgan.errors import ConfigError
+from cddgan.errors import ConfigError, HarnessError
 from cddgan.methods.base import GANMethod
 from cddgan.training.graphs import CapturedStep, Record, on_side_stream
 
@@ -38,6 +38,25 @@ def linear_decay(iterations: int, decay_start: float) -> Callable[[int], float]:
 def uses_cuda_graph(cfg: Mapping[str, Any], device: torch.device) -> bool:
     """Whether a step with these settings captures its iteration in a CUDA graph (`cuda_graph` on CUDA)."""
     return bool(cfg.get("cuda_graph")) and device.type == "cuda"
+
+
+def uses_channels_last(cfg: Mapping[str, Any], device: torch.device) -> bool:
+    """Whether weights and batches go channels_last: `channels_last` on CUDA; refused on the CPU.
+
+    Why refused rather than ignored or honoured there: torch's CPU InstanceNorm backward (2.14) returns
+    wrong gradients when the incoming gradient is channels_last at batch size 1, which is what a
+    channels_last generator hands it; `tests/test_gradients.py` catches it with a float64 gradient check
+    of the generator. A CUDA option asked for on the CPU is a config meant for another machine: say so.
+    """
+    if not cfg.get("channels_last"):
+        return False
+    if device.type != "cuda":
+        raise HarnessError(
+            f"training.channels_last is a CUDA option, and on the CPU ({device}) torch's InstanceNorm computes "
+            "wrong gradients for channels_last tensors; set training.channels_last: false for CPU runs "
+            "(an execution key: changing it retrains nothing)"
+        )
+    return True
 
 
 def compile_networks(method: GANMethod, mode: str = "default") -> bool:
@@ -86,6 +105,9 @@ class TrainStep:
         self.cfg = cfg
         self.device = device
         self.use_graph = uses_cuda_graph(cfg, device)
+        self.channels_last = uses_channels_last(cfg, device)
+        if self.channels_last:  # before the optimisers: they see the parameters in their final layout
+            method.to(memory_format=torch.channels_last)
         fused = bool(cfg.get("fused_adam")) and device.type == "cuda"
         lr = float(cfg["lr"])
         self.optimizers = {
@@ -109,7 +131,6 @@ class TrainStep:
             # process-wide, like the reference code: crops have one size, so cuDNN times its algorithms for
             # each layer's shape once (in the eager warm-up, before any capture) and keeps the fastest
             torch.backends.cudnn.benchmark = bool(cfg.get("cudnn_benchmark", True))
-        self.channels_last = bool(cfg.get("channels_last")) and device.type == "cuda"
         # bf16 autocast: meant for CUDA, but honoured on the CPU too so that its numerics can be tested there.
         self.amp = bool(cfg.get("amp"))
         if cfg.get("compile"):
