@@ -19,7 +19,8 @@ from typing import Any
 Part = str | int
 
 # The tables the aggregate job writes together with the config snapshot (results/tables/<name>.csv).
-TABLES = ("scores", "comparison", "per_image", "failures", "losses", "efficiency")
+TABLES = ("scores", "comparison", "per_image", "failures", "losses", "efficiency", "comparisons", "robustness",
+          "convergence", "validation", "runs")
 # The file a dehaze (or collect) job writes into its output folder, instead of images, for a run that
 # failed (a diverged loss, a failing external program): it holds the reason. The run's status lives here.
 FAILED_MARKER = "FAILED"

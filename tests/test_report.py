@@ -191,8 +191,9 @@ def test_best_and_second_follow_each_metrics_direction(fresh, tmp_path):
     expected = {}
     for index, metric in enumerate(("psnr", "ssim", "ciede2000")):
         higher = metric_meta(metric).higher_is_better
-        ranked = sorted(["identity", "cut", "cddgan"], key=lambda r: LEVELS[r][index], reverse=higher)
-        expected[metric] = {ranked[0]: "best", ranked[1]: "second", ranked[2]: "", FAILED_RUN: ""}
+        ranked = sorted(["dcp", "cut", "cddgan"], key=lambda r: LEVELS[r][index], reverse=higher)
+        # The hazy input is a reference row (a floor), never ranked, even where it would come second.
+        expected[metric] = {ranked[0]: "best", ranked[1]: "second", ranked[2]: "", FAILED_RUN: "", "identity": ""}
     # The fixture is built so that the directions disagree: cddgan leads PSNR, cut leads CIEDE2000.
     assert expected["psnr"]["cddgan"] == "best" and expected["ciede2000"]["cut"] == "best"
     for metric, marks in expected.items():
@@ -234,37 +235,74 @@ def test_a_failed_seed_is_left_out_of_the_mean_and_the_ranking(fresh, tmp_path):
     col = _column(table, "PSNR")
     assert row.cells[col].sort == pytest.approx(seed0)
     assert row.cells[col].mark == ""  # incomplete runs are not ranked
-    assert _cells(table, "identity")[col].mark == "second"
+    assert _cells(table, "dcp")[col].mark == "second"
+    assert _cells(table, "identity")[col].mark == ""  # the hazy input is a reference row, never ranked
 
 
-def test_ablation_deltas_and_their_tone(fresh, tmp_path):
+def _rows(results: Path) -> pd.DataFrame:
+    return pd.read_csv(results / "tables" / "per_image.csv", dtype={"image_id": str})
+
+
+def _paired_by_hand(rows: pd.DataFrame, dataset: str, run: str, reference: str, metric: str, seeds) -> np.ndarray:
+    """run − reference per (seed, image), read with plain pandas indexing (seed of the reference: its own, or
+    its only one for a training-free run)."""
+    sub = rows[rows["dataset"] == dataset]
+    out = []
+    for seed in seeds:
+        ours = sub[(sub["run"] == run) & (sub["seed"] == seed)].set_index("image_id")[metric]
+        ref_seed = seed if seed in set(sub.loc[sub["run"] == reference, "seed"]) else 0
+        theirs = sub[(sub["run"] == reference) & (sub["seed"] == ref_seed)].set_index("image_id")[metric]
+        out.append((ours - theirs.loc[ours.index]).to_numpy())
+    return np.array(out)
+
+
+def test_ablation_deltas_are_paired_and_coloured_only_where_they_hold(fresh):
+    """Δ is the paired difference to the reference on the seeds and images both share (the ablation rows
+    trained seed 0 only, so seed 0 of the reference), with its interval. It is coloured where the paired test
+    holds after Holm's correction, not by its sign: `cddgan-no-neggen` has CDD-GAN's PSNR level, so its PSNR
+    Δ is noise and stays uncoloured whichever its sign (this changes the old rule, which coloured every
+    non-zero Δ)."""
     config, results = fresh
-    scores = _scores(results, tmp_path)
+    scores, rows = pd.read_csv(results / "tables" / "scores.csv"), _rows(results)
+    comparisons = pd.read_csv(results / "tables" / "comparisons.csv")
     spec = config["ablation_tables"]["negatives"]
-    table = ablation_table("negatives", spec, scores, read_failures(results), config, EXPERIMENT, "synthetic")
+    table = ablation_table("negatives", spec, scores, read_failures(results), config, EXPERIMENT, "synthetic",
+                           rows=rows, comparisons=comparisons)
     assert [r.key for r in table.rows()] == ["cddgan", "cddgan-no-neggen", "cddgan-k64"]
-    sub = scores[scores["dataset"] == "synthetic"]
     for metric in ("psnr", "ssim", "ciede2000"):
         meta = metric_meta(metric)
         col = _column(table, f"Δ {meta.display}")
-        ref = sub[(sub["run"] == "cddgan") & (sub["metric"] == metric)]["value"].mean()
         for run in spec["rows"]:
-            mean = sub[(sub["run"] == run) & (sub["metric"] == metric)]["value"].mean()
+            diffs = _paired_by_hand(rows, "synthetic", run, "cddgan", metric, [0])
             cell = _cells(table, run)[col]
-            assert cell.sort == pytest.approx(mean - ref)
-            assert cell.text == f"{round(mean - ref, meta.digits):+.{meta.digits}f}"
-            # Every variant of the fixture is worse than the full model, whichever the direction.
-            assert cell.tone == "worse"
+            assert cell.sort == pytest.approx(diffs.mean())
+            assert cell.text.startswith(f"{round(diffs.mean(), meta.digits):+.{meta.digits}f} [")
+            row = comparisons[(comparisons["table"] == "negatives") & (comparisons["dataset"] == "synthetic")
+                              & (comparisons["run"] == run) & (comparisons["metric"] == metric)].iloc[0]
+            assert cell.tone == ("worse" if row["holds"] else "")
         assert _cells(table, "cddgan")[col].text == "ref"
-    # Make one variant better in PSNR (up) and CIEDE2000 (down): the tone flips to "better".
-    better = scores.copy()
+    psnr = _column(table, "Δ PSNR")
+    assert _cells(table, "cddgan-k64")[psnr].tone == "worse"  # 2 dB below: holds
+    assert _cells(table, "cddgan-no-neggen")[psnr].tone == ""  # the same level: noise, does not hold
+    # The same Δ that does not hold after correction is not coloured, better or worse.
+    flipped = comparisons.assign(holds=False)
+    table = ablation_table("negatives", spec, scores, read_failures(results), config, EXPERIMENT, "synthetic",
+                           rows=rows, comparisons=flipped)
+    assert all(c.tone == "" for r in table.rows() for c in r.cells[1:])
+    # A Δ that holds takes the tone of the metric's direction: better for PSNR up and CIEDE2000 down.
+    better = comparisons.copy()
     k64 = better["run"] == "cddgan-k64"
-    better.loc[k64 & (better["metric"] == "psnr"), "value"] += 10
-    better.loc[k64 & (better["metric"] == "ciede2000"), "value"] -= 5
-    table = ablation_table("negatives", spec, better, read_failures(results), config, EXPERIMENT, "synthetic")
+    better.loc[k64 & (better["metric"] == "psnr"), ["diff", "ci_low", "ci_high", "holds"]] = [1.0, 0.5, 1.5, True]
+    better.loc[k64 & (better["metric"] == "ciede2000"), ["diff", "ci_low", "ci_high", "holds"]] = [-1, -2, -0.5, True]
+    table = ablation_table("negatives", spec, scores, read_failures(results), config, EXPERIMENT, "synthetic",
+                           rows=rows, comparisons=better)
     assert _cells(table, "cddgan-k64")[_column(table, "Δ PSNR")].tone == "better"
     assert _cells(table, "cddgan-k64")[_column(table, "Δ CIEDE2000")].tone == "better"
     assert _cells(table, "cddgan-k64")[_column(table, "Δ SSIM")].tone == "worse"
+    # Without paired tests: the difference of the means, never coloured.
+    plain = ablation_table("negatives", spec, scores, read_failures(results), config, EXPERIMENT, "synthetic")
+    assert all(c.tone == "" for r in plain.rows() for c in r.cells[1:])
+    assert "no paired test" in plain.notes[0]
 
 
 def test_published_rows_only_under_their_test_set(fresh, tmp_path):
@@ -403,7 +441,7 @@ def test_report_page_shows_failures_warnings_marks_and_provenance(built):
     assert re.search(r"torch</span> <code>\d", html)
     # The comparison grid copies hazy, outputs and ground truth (+ zoomed crops) of visual_images images.
     images = list((index.parent / "images").glob("*.png"))
-    assert len(images) == 2 * 2 * 4 * 2  # test sets x images x (hazy, cut, cddgan, gt) x (full, zoom)
+    assert len(images) == 3 * 2 * 5 * 2  # test sets x images x (hazy, dcp, cut, cddgan, gt) x (full, zoom)
 
 
 # --------------------------------------------------------------------------------------------- helpers
@@ -547,3 +585,224 @@ def test_shrunk_test_images_are_said_under_the_datasets_and_score_tables(fresh, 
         "antialiased; datasets.synthetic.test_max_side) before dehazing and scoring: not comparable with "
         "full-size scores."
     ]
+
+
+# --------------------------------------------------------------------------------------------- statistics
+
+
+def test_comparison_csv_carries_intervals_after_std(fresh):
+    config, results = fresh
+    comparison = pd.read_csv(results / "tables" / "comparison.csv")
+    columns = list(comparison.columns)
+    assert columns[columns.index("std") + 1 : columns.index("std") + 3] == ["ci_low", "ci_high"]
+    assert ((comparison["ci_low"] <= comparison["mean"]) & (comparison["mean"] <= comparison["ci_high"])).all()
+    # Seeded by the cell's key: the same results give the same intervals, in another process too.
+    again = write_tables(config, Layout.of(config), yaml.safe_dump(config))["comparison"]
+    assert again["ci_low"].tolist() == comparison["ci_low"].tolist()
+    # The training-free hazy input is deterministic: its interval is over images only and must still be wide.
+    hazy = comparison[(comparison["run"] == "identity") & (comparison["metric"] == "psnr")
+                      & (comparison["dataset"] == "synthetic")].iloc[0]
+    assert hazy["n_seeds"] == 1 and hazy["ci_high"] - hazy["ci_low"] > 0.5
+
+
+def test_main_table_cells_show_the_interval_and_say_how_it_was_made(fresh):
+    config, results = fresh
+    comparison = pd.read_csv(results / "tables" / "comparison.csv")
+    table = main_table(pd.read_csv(results / "tables" / "scores.csv"), read_failures(results), config, EXPERIMENT,
+                       "synthetic", rows=_rows(results))
+    col = _column(table, "PSNR")
+    row = comparison[(comparison["run"] == "cut") & (comparison["metric"] == "psnr")
+                     & (comparison["dataset"] == "synthetic")].iloc[0]
+    assert _cells(table, "cut")[col].text == f"{row['mean']:.2f} [{row['ci_low']:.2f}, {row['ci_high']:.2f}]"
+    assert re.fullmatch(r"\d+\.\d{4} \[\d+\.\d{4}, \d+\.\d{4}\]", _cells(table, "cut")[_column(table, "SSIM")].text)
+    notes = " ".join(table.notes)
+    assert "hierarchical bootstrap" in notes and "One seed (Hazy input, DCP): the interval is over test images" in notes
+    hazy = next(r for r in table.rows() if r.key == "identity")
+    assert hazy.status == "reference" and "not ranked" in hazy.cells[0].sub
+    record = table.frame[table.frame["run"] == "cut"].iloc[0]
+    assert record["psnr_ci_low"] == pytest.approx(row["ci_low"])
+
+
+def test_fade_says_what_it_measures(fresh):
+    config, results = fresh
+    scores = pd.read_csv(results / "tables" / "scores.csv")
+    fade = scores[scores["metric"] == "psnr"].assign(metric="fade", value=1.0)
+    table = main_table(pd.concat([scores, fade]), read_failures(results), config, EXPERIMENT, "synthetic")
+    assert any("FADE" in n and "haze density" in n and "over-saturated" in n for n in table.notes)
+    plain = main_table(scores, read_failures(results), config, EXPERIMENT, "synthetic")
+    assert not any("FADE" in n for n in plain.notes)
+
+
+def test_paired_comparisons_against_the_reference_runs(fresh):
+    from statsmodels.stats.multitest import multipletests
+
+    _config, results = fresh
+    rows, comparisons = _rows(results), pd.read_csv(results / "tables" / "comparisons.csv", dtype={"seeds": str})
+    assert list(comparisons.columns[:16]) == [
+        "experiment", "dataset", "table", "run", "reference", "metric", "diff", "ci_low", "ci_high", "p_value",
+        "p_holm", "holds", "p_better", "n_seeds", "n_images", "seeds"]
+    main = comparisons[comparisons["table"] == "main"]
+    # The paper's method is the reference; the hazy input (a floor) and the failed CycleGAN are not compared.
+    assert set(main["reference"]) == {"cddgan"} and set(main["run"]) == {"dcp", "cut"}
+    cut = main[(main["run"] == "cut") & (main["dataset"] == "synthetic") & (main["metric"] == "psnr")].iloc[0]
+    diffs = _paired_by_hand(rows, "synthetic", "cut", "cddgan", "psnr", [0, 1])
+    assert cut["diff"] == pytest.approx(diffs.mean()) and cut["ci_low"] < cut["diff"] < cut["ci_high"] < 0
+    assert cut["p_value"] == pytest.approx(scipy_wilcoxon(diffs.mean(axis=0)))
+    assert cut["p_better"] == pytest.approx((diffs > 0).mean()) and cut["holds"]
+    assert (cut["n_seeds"], cut["n_images"], cut["seeds"]) == (2, 12, "0-1")
+    # A training-free run (one deterministic seed) pairs with every seed of the reference.
+    dcp = main[(main["run"] == "dcp") & (main["dataset"] == "synthetic") & (main["metric"] == "psnr")].iloc[0]
+    sub = rows[rows["dataset"] == "synthetic"]
+    ours = sub[sub["run"] == "dcp"].set_index("image_id")["psnr"]
+    by_seed = [ours - sub[(sub["run"] == "cddgan") & (sub["seed"] == s)].set_index("image_id")["psnr"] for s in (0, 1)]
+    assert dcp["diff"] == pytest.approx(np.mean(by_seed)) and dcp["seeds"] == "0-1"
+    # Holm over the comparisons of one table on one test set, as statsmodels computes it.
+    for (_, _, _), family in comparisons.groupby(["experiment", "dataset", "table"]):
+        assert family["p_holm"].to_numpy() == pytest.approx(multipletests(family["p_value"], method="holm")[1])
+        assert (family["holds"] == ((family["p_holm"] < 0.05)
+                                    & ((family["ci_low"] > 0) | (family["ci_high"] < 0)))).all()
+    # Ablation rows trained one seed: paired on seed 0; the seeds needed cannot be estimated, and it says so.
+    ablation = comparisons[comparisons["table"] == "negatives"]
+    assert set(ablation["seeds"]) == {"0"} and ablation["seeds_needed"].isna().all()
+    assert ablation["seeds_note"].str.contains("cannot be estimated").all()
+    noise = ablation[(ablation["run"] == "cddgan-no-neggen") & (ablation["metric"] == "psnr")
+                     & (ablation["dataset"] == "synthetic")]
+    assert not noise["holds"].any()  # the same level as CDD-GAN: noise (on this test set of the fixture)
+    assert (main["seeds_needed"] >= 2).all()
+
+
+def scipy_wilcoxon(differences: np.ndarray) -> float:
+    import scipy.stats
+
+    return float(scipy.stats.wilcoxon(differences).pvalue)
+
+
+def test_the_report_states_the_paired_findings_in_words(built):
+    _, _, index = built
+    html = index.read_text()
+    assert re.search(r"CUT vs CDD-GAN: PSNR -\d\.\d\d dB \[-\d\.\d\d, -\d\.\d\d\], P\(better\) 0\.\d\d, holds", html)
+    assert re.search(r"No negative generators vs CDD-GAN: PSNR [-+]\d\.\d\d dB \[[^]]+\], P\(better\) [\d.]+, "
+                     r"does not hold", html)
+    ids = re.findall(r'<table class="sortable" id="([^"]+)"', html)
+    assert f"comparisons-main-{EXPERIMENT}-synthetic" in ids and f"comparisons-negatives-{EXPERIMENT}-synthetic" in ids
+    # Every table that shows an interval says how it was made (a bootstrap, or the OLS slope's t interval).
+    tables = index.parent / "tables"
+    shown = 0
+    for table_id in ids:
+        markdown = (tables / f"{table_id}.md").read_text()
+        if re.search(r"\d \[[-+\d.]+, [-+\d.]+\]", markdown):
+            shown += 1
+            method = "t(0.975, n − 2)" if table_id.startswith("convergence") else "hierarchical bootstrap"
+            assert "95 % interval" in markdown and method in markdown, table_id
+    assert shown >= 3 * 4 + 2  # per test set: main, its tests, the ablation and its tests; robustness, convergence
+
+
+def test_robustness_on_a_shifted_test_set(fresh):
+    from report_fixtures import SHIFT_DROP, SHIFTED
+
+    _config, results = fresh
+    robustness, rows = pd.read_csv(results / "tables" / "robustness.csv"), _rows(results)
+    assert set(robustness["shift"]) == {SHIFTED} and set(robustness["base"]) == {"synthetic"}
+    assert set(robustness["metric"]) == {"psnr", "ssim"}
+    hazy = robustness[(robustness["run"] == "identity") & (robustness["metric"] == "psnr")].iloc[0]
+    assert hazy["reference_floor"] and hazy["drop"] == pytest.approx(SHIFT_DROP["psnr"])
+    cut = robustness[(robustness["run"] == "cut") & (robustness["metric"] == "psnr")].iloc[0]
+    base = rows[(rows["dataset"] == "synthetic") & (rows["run"] == "cut")].set_index(["seed", "image_id"])["psnr"]
+    shifted = rows[(rows["dataset"] == SHIFTED) & (rows["run"] == "cut")].set_index(["seed", "image_id"])["psnr"]
+    assert cut["drop"] == pytest.approx((base - shifted.loc[base.index]).mean())
+    assert cut["drop"] == pytest.approx(cut["base_mean"] - cut["shift_mean"])
+    assert cut["ci_low"] < SHIFT_DROP["psnr"] < cut["ci_high"] and cut["n_seeds"] == 2
+    assert FAILED_RUN not in set(robustness["run"])
+
+
+def test_convergence_verdicts_and_the_kept_iteration(fresh):
+    _config, results = fresh
+    convergence = pd.read_csv(results / "tables" / "convergence.csv").set_index("run")
+    assert convergence.loc["cut", "verdict"] == "still improving"
+    assert convergence.loc["cddgan", "verdict"] == "plateaued"
+    assert convergence.loc["cddgan-k64", "verdict"] == "getting worse"
+    assert convergence.loc[FAILED_RUN, "verdict"] == "failed"
+    assert convergence.loc["cut", "slope_per_1k"] == pytest.approx(6 / 200 * 1000, rel=0.05)  # 6 dB over 200 it.
+    assert (convergence.loc["cut", "window_start"], convergence.loc["cut", "window_end"]) == (140, 200)
+    validation = pd.read_csv(results / "tables" / "validation.csv")
+    cddgan = validation[validation["run"] == "cddgan"]
+    best = cddgan.loc[cddgan.groupby("seed")["psnr"].idxmax()]
+    expected = "; ".join(f"seed {s}: {i}" for s, i in zip(best["seed"], best["iteration"], strict=True))
+    assert convergence.loc["cddgan", "select"] == "best_val"
+    assert convergence.loc["cddgan", "selected_iterations"] == expected
+
+
+def test_runs_and_their_machines(fresh):
+    from cddgan.report.statstables import machines_table
+
+    config, results = fresh
+    runs = pd.read_csv(results / "tables" / "runs.csv")
+    assert len(runs) == sum(len(s["seeds"]) for s in config["runs"].values() if s["trainable"])
+    assert {"selected_iteration", "select", "elapsed_s", "failed", "machine_cpu_capability", "machine_mkl_version",
+            "machine_gpus"} <= set(runs.columns)
+    table = machines_table(runs, config)
+    assert [r.cells[1].text for r in table.rows()] == ["AVX512", "AVX2"]
+    assert "CUT seed 1" in table.rows()[1].cells[-1].sub
+    assert any("AVX-512" in note and "17.22" in note for note in table.notes)
+
+
+def test_the_training_records_are_read_when_declared(fresh, monkeypatch):
+    from cddgan.report.aggregate import train_files
+    from cddgan.report.results import read_run_info, read_validation
+
+    config, _results = fresh
+    layout = Layout.of(config)
+    job = plan.train_jobs(config)[0]
+    assert len(train_files(config, layout, "validation")) == len(plan.train_jobs(config))  # undeclared: existing
+    Path(layout.validation(*job)).unlink()
+    assert len(train_files(config, layout, "validation")) == len(plan.train_jobs(config)) - 1
+    declared = {**plan.aggregate_inputs(config, layout), "validation": plan.validation_files(config, layout)}
+    monkeypatch.setattr(plan, "aggregate_inputs", lambda *_: declared)
+    with pytest.raises(HarnessError, match=r"validation\.csv: validation curve not found"):
+        read_validation(train_files(config, layout, "validation"))
+    Path(layout.validation(*job)).write_text("")  # a run that scored nothing: no rows, no error
+    assert read_validation(train_files(config, layout, "validation"))["run"].ne(job.run).sum() > 0
+    Path(layout.run_info(*job)).write_text("[1, 2]")
+    with pytest.raises(HarnessError, match=r"run\.json: expected a JSON object"):
+        read_run_info([(job, layout.run_info(*job))])
+
+
+def test_the_jobs_table_never_sums_overlapping_wall_times(fresh):
+    from cddgan.report.provenance import benchmark_table
+
+    config, _ = fresh
+    layout = Layout.of(config)
+    table = benchmark_table(plan.job_benchmarks(config, layout), layout.benchmarks_dir())
+    cpu = table.frame["cpu_time_s"].sum()
+    assert [c.name for c in table.columns][1:3] == ["Wall time (s)", "CPU time (s)"]
+    assert f"CPU time in total {cpu:,.1f} s" in table.notes[0]
+    assert "not added up" in table.notes[1]
+    assert f"{table.frame['seconds'].sum():,.1f}" not in " ".join(table.notes)
+
+
+def test_the_datasets_table_counts_the_manifests(fresh):
+    from report_fixtures import SHIFTED
+
+    config, _results = fresh
+    layout = Layout.of(config)
+    from cddgan.report.results import read_manifest_info
+    from cddgan.report.tables import manifest_table
+
+    infos = {d: read_manifest_info(layout, d) for d in config["datasets"]}
+    manifests = {d: pd.read_csv(layout.manifest(d), dtype=str, keep_default_na=False) for d in config["datasets"]}
+    table = manifest_table(infos, manifests, {SHIFTED: "synthetic"})
+    frame = table.frame.set_index("dataset")
+    for dataset, manifest in manifests.items():
+        hazy = manifest[(manifest["split"] == "test") & (manifest["domain"] == "hazy")]
+        assert frame.loc[dataset, "test/hazy"] == len(hazy)
+        assert frame.loc[dataset, "test/ground_truths"] == hazy["pair_id"].nunique()
+        for key in ("train/hazy", "val/hazy", "val/clear"):
+            split, domain = key.split("/")
+            assert frame.loc[dataset, key] == ((manifest["split"] == split) & (manifest["domain"] == domain)).sum()
+    assert frame.loc["sots-indoor", "test/hazy"] == 12 and frame.loc["sots-indoor", "test/ground_truths"] == 6
+    assert frame.loc["synthetic", "val/hazy"] == 2 and frame.loc[SHIFTED, "train/hazy"] == 0
+    assert any(note.startswith(f"{SHIFTED}: a shift of synthetic") for note in table.notes)
+    # A sidecar that disagrees with its manifest is named.
+    infos["synthetic"] = {**infos["synthetic"], "counts": {**infos["synthetic"]["counts"], "test/hazy": 99}}
+    assert any("synthetic: its manifest.json says test/hazy 99 (manifest: 12)" in n
+               for n in manifest_table(infos, manifests).notes)

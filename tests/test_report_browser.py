@@ -142,11 +142,18 @@ def _check_slider(page) -> dict:
 
 def fixture_expected_rows(config: Mapping) -> dict[str, list[str] | int]:
     """Row keys of the fixture report's tables."""
-    main = ["identity", FAILED_RUN, "cut", "cddgan"]
+    main = ["identity", "dcp", FAILED_RUN, "cut", "cddgan"]
+    metrics = ("psnr", "ssim", "ciede2000")
     expected: dict[str, list[str] | int] = {
         f"main-{EXPERIMENT}-synthetic": main,
+        f"comparisons-main-{EXPERIMENT}-synthetic": [f"{r}-{m}" for r in ("dcp", "cut") for m in metrics],
         f"ablation-negatives-{EXPERIMENT}-{DATASETS[0]}": ["cddgan", "cddgan-no-neggen", "cddgan-k64"],
-        f"efficiency-{EXPERIMENT}": 6,
+        f"comparisons-negatives-{EXPERIMENT}-{DATASETS[0]}": [
+            f"{r}-{m}" for r in ("cddgan-no-neggen", "cddgan-k64") for m in metrics],
+        f"robustness-{EXPERIMENT}": 2 * 6,  # PSNR and SSIM of the 6 runs with results
+        f"convergence-{EXPERIMENT}": [r for r, spec in config["runs"].items() if spec["trainable"]],
+        "machines": 2,
+        f"efficiency-{EXPERIMENT}": 7,
         "datasets": list(DATASETS),
     }
     # sots-indoor also lists the published rows for that test set (keys: row numbers in the file).
@@ -155,6 +162,50 @@ def fixture_expected_rows(config: Mapping) -> dict[str, list[str] | int]:
     assert keys, "config/published.yaml has no sots-indoor rows"
     expected[f"main-{EXPERIMENT}-sots-indoor"] = main + keys
     return expected
+
+
+def check_grid_fits(index_path: Path, width: int = 1400) -> dict:
+    """At a `width` px wide window, no visual comparison grid widens the page: each grid's box stays inside the
+    viewport, and a grid wider than its box scrolls sideways inside it (its last column reachable)."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the python package `playwright` is not installed")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": width, "height": 900})
+            page.goto(Path(index_path).resolve().as_uri(), wait_until="load")
+            boxes = page.eval_on_selector_all(".grid-scroll", """boxes => boxes.map(box => {
+                const r = box.getBoundingClientRect();
+                const overflow = getComputedStyle(box).overflowX;
+                box.scrollLeft = box.scrollWidth;  // scroll to the last column
+                const last = box.querySelector("thead th:last-child").getBoundingClientRect();
+                return {right: r.right, columns: box.querySelectorAll("thead th").length - 1,
+                        scrollWidth: box.scrollWidth, clientWidth: box.clientWidth, overflow: overflow,
+                        lastRight: last.right, boxRight: r.right};
+            })""")
+            page_width = page.evaluate("document.documentElement.scrollWidth")
+        finally:
+            browser.close()
+    assert boxes, "the report has no visual comparison grid"
+    assert page_width <= width, f"the page is {page_width} px wide in a {width} px window"
+    for box in boxes:
+        assert box["right"] <= width, f"a grid's box ends at {box['right']} px, past the {width} px window"
+        if box["scrollWidth"] > box["clientWidth"]:
+            assert box["overflow"] in ("auto", "scroll"), box
+            assert box["lastRight"] <= box["boxRight"] + 1, f"the last column stays out of reach: {box}"
+    return {"boxes": boxes, "page_width": page_width}
+
+
+def test_a_wide_visual_grid_stays_inside_the_page(tmp_path: Path) -> None:
+    """Eight columns (the hazy input, six methods, the ground truth) at 1,400 px: the grid scrolls inside its
+    own box instead of running off the page (it used to cut its last column)."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing; install Debian's chromium (`apt-get install -y chromium`)")
+    config, results = make_results(tmp_path)
+    config["main_runs"] = [*config["main_runs"], "cddgan-k64", "cddgan-no-neggen"]
+    index = build_report(config, results, tmp_path / "report")
+    seen = check_grid_fits(index, 1400)
+    assert {box["columns"] for box in seen["boxes"]} == {8}
+    assert any(box["scrollWidth"] > box["clientWidth"] for box in seen["boxes"])  # so the scrolling is tested
 
 
 def test_fixture_report_in_browser(tmp_path: Path) -> None:

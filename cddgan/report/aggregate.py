@@ -4,7 +4,9 @@ that writes every table of a config together with the config snapshot that descr
 Two levels, because seeds and images are different sources of variation: first the mean over the test
 images of one (experiment, dataset, run, seed), then mean and sample standard deviation (ddof=1) of those
 per-seed means. With a single seed the standard deviation is undefined and stored as NaN (tables then
-print the mean alone and say "1 seed"), never as a misleading 0.
+print the mean alone and say "1 seed"), never as a misleading 0. Every mean carries a 95 % interval that
+respects both levels (`ci_low`, `ci_high`: a hierarchical bootstrap, `cddgan.report.comparisons`); the
+paired comparisons, robustness drops and convergence verdicts are tables of their own.
 """
 
 from __future__ import annotations
@@ -21,12 +23,23 @@ from cddgan import plan
 from cddgan.errors import HarnessError
 from cddgan.io import atomic_path, atomic_paths
 from cddgan.layout import TABLES, Layout
-from cddgan.report.results import read_efficiency, read_failures, read_losses
+from cddgan.report import comparisons as stats_frames
+from cddgan.report.results import (
+    read_efficiency,
+    read_failures,
+    read_losses,
+    read_run_info,
+    read_validation,
+)
 
+# Columns read back as text whatever they hold (a run named "2", seeds "0-1", an ablation table "1").
+TEXT_COLUMNS = {name: str for name in ("experiment", "dataset", "run", "image_id", "protocol", "table", "reference",
+                                       "base", "shift", "seeds", "seeds_note", "select", "selected_iterations",
+                                       "verdict")}
 KEYS = ["experiment", "dataset", "run", "seed", "image_id", "protocol"]
 SCORE_COLUMNS = ["experiment", "dataset", "run", "seed", "metric", "value", "n_images", "protocol"]
 COMPARISON_COLUMNS = [
-    "experiment", "dataset", "run", "metric", "mean", "std", "n_seeds", "n_images", "protocol"
+    "experiment", "dataset", "run", "metric", "mean", "std", "ci_low", "ci_high", "n_seeds", "n_images", "protocol"
 ]
 
 
@@ -78,15 +91,35 @@ def per_seed_scores(rows: pd.DataFrame) -> pd.DataFrame:
     return scores[SCORE_COLUMNS].reset_index(drop=True)
 
 
-def summarise(scores: pd.DataFrame) -> pd.DataFrame:
-    """Mean and sample std (ddof=1; NaN for one seed) of the per-seed scores, per run and metric."""
+def summarise(scores: pd.DataFrame, rows: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Mean and sample std (ddof=1; NaN for one seed) of the per-seed scores, per run and metric, with the
+    95 % hierarchical-bootstrap interval of the mean computed from the per-image `rows` the scores came
+    from (`ci_low`/`ci_high` NaN without them)."""
     if scores.empty:
         return pd.DataFrame(columns=COMPARISON_COLUMNS)
     group = scores.groupby(["experiment", "dataset", "run", "metric"], sort=True)
     table = group.agg(mean=("value", "mean"), std=("value", lambda s: s.std(ddof=1)),
                       n_seeds=("seed", "nunique"), n_images=("n_images", "min"),
-                      protocol=("protocol", lambda s: ",".join(sorted(set(s)))))
-    return table.reset_index()[COMPARISON_COLUMNS]
+                      protocol=("protocol", lambda s: ",".join(sorted(set(s))))).reset_index()
+    keys = ["experiment", "dataset", "run", "metric"]
+    if rows is not None and not rows.empty:
+        intervals = stats_frames.mean_intervals(rows, sorted(set(table["metric"])))
+        table = table.merge(intervals, on=keys, how="left")
+    else:
+        table = table.assign(ci_low=np.nan, ci_high=np.nan)
+    return table[COMPARISON_COLUMNS]
+
+
+def drop_failed(frame: pd.DataFrame, failures: pd.DataFrame) -> pd.DataFrame:
+    """Rows (scores, per-image rows, curves) without the (experiment, run, seed) combinations that failed."""
+    if failures.empty or frame.empty:
+        return frame
+    bad = set(zip(failures["experiment"], failures["run"], failures["seed"].astype(int), strict=True))
+    keep = [
+        (e, r, int(s)) not in bad
+        for e, r, s in zip(frame["experiment"], frame["run"], frame["seed"], strict=True)
+    ]
+    return frame[keep]
 
 
 def aggregate(metric_files: Sequence[Path], tables_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -99,7 +132,7 @@ def aggregate(metric_files: Sequence[Path], tables_dir: Path) -> tuple[pd.DataFr
     """
     rows = read_metric_rows(metric_files)
     scores = per_seed_scores(rows)
-    comparison = summarise(scores)
+    comparison = summarise(scores, rows)
     tables_dir = Path(tables_dir)
     for name, frame in (("scores.csv", scores), ("comparison.csv", comparison)):
         with atomic_path(tables_dir / name) as tmp:
@@ -107,20 +140,47 @@ def aggregate(metric_files: Sequence[Path], tables_dir: Path) -> tuple[pd.DataFr
     return scores, comparison
 
 
+def train_files(config: Mapping[str, Any], layout: Layout, key: str) -> list[tuple[plan.TrainJob, str]]:
+    """Each trained seed with its file of kind `key` ("validation": validation.csv, "run_info": run.json).
+
+    Once the workflow declares them as the aggregate job's inputs (`plan.aggregate_inputs` has the key),
+    exactly the declared files, each one required; until then, those of the plan's files that exist (a
+    training job that does not write them yet leaves the tables empty, not the job failed)."""
+    files = {"validation": plan.validation_files, "run_info": plan.run_info_files}[key](config, layout)
+    pairs = list(zip(plan.train_jobs(config), files, strict=True))
+    declared = plan.aggregate_inputs(config, layout).get(key)
+    if declared is None:
+        return [(job, path) for job, path in pairs if Path(path).is_file()]
+    wanted = set(declared)
+    return [(job, path) for job, path in pairs if path in wanted]
+
+
 def build_tables(config: Mapping[str, Any], layout: Layout) -> dict[str, pd.DataFrame]:
     """Every table of `config` from exactly the files its jobs wrote (`cddgan.plan`): per-image rows,
-    per-seed scores, the comparison, failed runs, stacked loss logs and efficiency records."""
+    per-seed scores, the comparison (with intervals), the paired comparisons, the robustness drops on
+    shifted test sets, failed runs, stacked loss logs and validation curves, the convergence verdicts, the
+    run records (machine, selected iteration) and efficiency records. Failed seeds are left out of every
+    statistic."""
     rows = read_metric_rows(plan.metric_files(config, layout))
     scores = per_seed_scores(rows)
+    failures = read_failures(config, layout)
+    clean = drop_failed(rows, failures)
     efficiency = read_efficiency(config, layout)
     efficiency["image_size"] = efficiency["image_size"].map(json.dumps)
+    validation = read_validation(train_files(config, layout, "validation"))
+    runs = read_run_info(train_files(config, layout, "run_info"))
     return {
         "scores": scores,
-        "comparison": summarise(scores),
+        "comparison": summarise(per_seed_scores(clean), clean),
         "per_image": rows,
-        "failures": read_failures(config, layout),
+        "failures": failures,
         "losses": read_losses(config, layout),
         "efficiency": efficiency,
+        "comparisons": stats_frames.paired_comparisons(clean, config),
+        "robustness": stats_frames.robustness(clean, config),
+        "convergence": stats_frames.convergence(validation, runs, config, failures),
+        "validation": validation,
+        "runs": runs,
     }
 
 
@@ -145,8 +205,7 @@ def read_tables(layout: Layout) -> dict[str, pd.DataFrame]:
         if not path.is_file():
             raise HarnessError(f"{path}: table not found; run the `aggregate` rule first")
         try:
-            tables[name] = pd.read_csv(path, dtype={"experiment": str, "dataset": str, "run": str,
-                                                    "image_id": str, "protocol": str})
+            tables[name] = pd.read_csv(path, dtype=TEXT_COLUMNS)
         except pd.errors.EmptyDataError:
             tables[name] = pd.DataFrame()
     efficiency = tables["efficiency"]

@@ -15,6 +15,16 @@ from cddgan.errors import HarnessError
 # Order of the well-known metrics in tables; any other metric follows alphabetically.
 PREFERRED_ORDER = ("psnr", "ssim", "ciede2000", "fade")
 
+# Units of the differences the report states in words ("-0.36 dB").
+UNITS = {"psnr": "dB"}
+# What a metric measures, said under every table that shows it, where its name alone misleads.
+METRIC_NOTES = {
+    "fade": (
+        "FADE (no reference) measures haze density: lower means less haze, but lower is not always better — "
+        "an over-dehazed, over-saturated image scores low too."
+    ),
+}
+
 # Used only when `cddgan.metrics` cannot be imported (e.g. a report rebuilt in a slim environment without
 # torch/piq): the directions of the standard metrics are textbook facts, not harness choices.
 _FALLBACK_INFO = {
@@ -45,6 +55,11 @@ class MetricMeta:
     def header(self) -> str:
         return f"{self.display} {self.arrow}".strip()
 
+    @property
+    def unit(self) -> str:
+        """The unit of a difference in this metric ("dB" for PSNR), empty when it has none."""
+        return UNITS.get(self.key, "")
+
     def fmt(self, value: float | None) -> str:
         """The value at the metric's precision; an en dash for a missing value."""
         if value is None or value != value:  # NaN check without numpy
@@ -64,6 +79,11 @@ def metric_meta(key: str) -> MetricMeta:
     if isinstance(info, Mapping):
         return MetricMeta(key, info["display"], info["higher_is_better"], info["digits"])
     return MetricMeta(key, info.display, bool(info.higher_is_better), int(info.digits))
+
+
+def metric_notes(keys: list[str] | set[str]) -> list[str]:
+    """The notes (`METRIC_NOTES`) of the metrics a table shows, in table order."""
+    return [METRIC_NOTES[k] for k in order_metrics(keys) if k in METRIC_NOTES]
 
 
 def order_metrics(keys: list[str] | set[str]) -> list[str]:

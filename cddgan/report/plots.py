@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import math
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 
 import matplotlib as mpl
@@ -181,30 +181,109 @@ def smooth(values: pd.Series, window: int) -> pd.Series:
     return values.rolling(window, center=True, min_periods=1).mean()
 
 
-def training_curves(losses: pd.DataFrame, title: str, stem: Path) -> list[Path] | str:
-    """One panel per logged loss, one smoothed line per seed (raw values faint behind)."""
-    if losses.empty:
-        return "no loss log"
-    loss_columns = [c for c in losses.columns if c not in ("iteration", "time_s", "lr", "seed")]
+def seed_band(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Per iteration: the mean over seeds of `column` and its band, the min and max over seeds."""
+    band = frame.groupby("iteration")[column].agg(["mean", "min", "max"]).reset_index()
+    return band.sort_values("iteration")
+
+
+BAND_NOTE = "line: mean over seeds; band: min–max over seeds"
+
+
+def _band(ax: object, band: pd.DataFrame, color: object, label: str) -> None:
+    ax.plot(band["iteration"], band["mean"], color=color, linewidth=1.5, label=label)
+    ax.fill_between(band["iteration"], band["min"], band["max"], color=color, alpha=0.2, linewidth=0)
+
+
+def _validation_panel(ax: object, validation: pd.DataFrame, selected: Mapping[int, float] | None,
+                      color: object) -> None:
+    """Validation PSNR against the iteration (mean and band over seeds), with each seed's kept iteration."""
+    _band(ax, seed_band(validation, "psnr"), color, "mean over seeds")
+    for seed, iteration in (selected or {}).items():
+        point = validation[(validation["seed"] == seed) & (validation["iteration"] == iteration)]
+        if not point.empty:
+            ax.plot(point["iteration"], point["psnr"], marker="*", markersize=9, color="black", linestyle="none")
+    ax.set_title("validation PSNR" + (" (★ kept iteration)" if selected else ""))
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("PSNR (dB)")
+
+
+def training_curves(losses: pd.DataFrame, title: str, stem: Path, validation: pd.DataFrame | None = None,
+                    selected: Mapping[int, float] | None = None) -> list[Path] | str:
+    """The validation PSNR (when the run has a curve) and one panel per logged loss, each the mean over seeds
+    with a min–max band (losses smoothed per seed first). `selected`: seed -> the iteration whose weights
+    model.pt kept (select: best_val), starred."""
+    has_validation = validation is not None and not validation.empty and "psnr" in validation.columns
+    loss_columns = [] if losses.empty else [c for c in losses.columns if c not in ("iteration", "time_s", "lr", "seed")]
     loss_columns = [c for c in loss_columns if pd.api.types.is_numeric_dtype(losses[c])]
-    if not loss_columns:
-        return "the loss log has no loss columns"
-    per_seed = losses.groupby("seed")["iteration"].count().min()
-    window = max(1, min(50, int(per_seed) // 10))
-    seeds = sorted(losses["seed"].unique())
-    palette = dict(zip(seeds, sns.color_palette(SEED_PALETTE, len(seeds)), strict=True))
+    if not loss_columns and not has_validation:
+        return "no loss log" if losses.empty else "the loss log has no loss columns"
+    window = 1
+    if loss_columns:
+        per_seed = losses.groupby("seed")["iteration"].count().min()
+        window = max(1, min(50, int(per_seed) // 10))
+    colors = sns.color_palette(SEED_PALETTE, max(1, len(loss_columns)) + 1)
     with _style():
-        fig, axes = _figure(len(loss_columns), panel_w=2.6, panel_h=2.2, max_cols=3)
-        for ax, column in zip(axes, loss_columns, strict=True):
-            for seed in seeds:
-                part = losses[losses["seed"] == seed].sort_values("iteration")
-                ax.plot(part["iteration"], part[column], color=palette[seed], alpha=0.2, linewidth=0.8)
-                ax.plot(part["iteration"], smooth(part[column], window), color=palette[seed], linewidth=1.5,
-                        label=f"seed {seed}")
+        fig, axes = _figure(len(loss_columns) + has_validation, panel_w=2.6, panel_h=2.2, max_cols=3)
+        if has_validation:
+            _validation_panel(axes[0], validation, selected, colors[-1])
+        for ax, column, color in zip(axes[has_validation:], loss_columns, colors, strict=False):
+            ordered = losses.sort_values(["seed", "iteration"])
+            smoothed = ordered.assign(value=ordered.groupby("seed")[column].transform(lambda v: smooth(v, window)))
+            _band(ax, seed_band(smoothed, "value"), color, "mean over seeds")
             ax.set_title(column)
             ax.set_xlabel("iteration")
-        axes[0].legend(fontsize=7)
-        fig.suptitle(title if window == 1 else f"{title} (solid: rolling mean over {window} logged points)")
+        seeds = losses["seed"].nunique() if not losses.empty else validation["seed"].nunique()
+        smoothing = "" if window == 1 else f"; losses smoothed over {window} points"
+        fig.suptitle(f"{title}: {seeds} seed{'s' if seeds != 1 else ''}, mean and min–max band{smoothing}")
+        return save_figure(fig, stem)
+
+
+def validation_plot(validation: pd.DataFrame, config: Mapping, runs: list[str], stem: Path,
+                    failed: Collection[str] = ()) -> list[Path] | str:
+    """Validation PSNR against the iteration of every trained run on one axis: mean over seeds, min–max band;
+    the curves of `failed` runs (a seed diverged) dashed and labelled so."""
+    if validation.empty or "psnr" not in validation.columns:
+        return "no validation curves (training.eval_every is 0, or the runs predate validation)"
+    data = validation[validation["run"].isin(runs)].dropna(subset=["psnr"])
+    shown = [r for r in runs if r in set(data["run"])]
+    if not shown:
+        return "no validation curves for these runs"
+    palette = sns.color_palette(SEED_PALETTE, len(shown))
+    with _style():
+        fig, (ax,) = _figure(1, panel_w=5.2, panel_h=3.4)
+        for run, color in zip(shown, palette, strict=True):
+            label = plan.label(config, run) + (" (FAILED)" if run in failed else "")
+            _band(ax, seed_band(data[data["run"] == run], "psnr"), color, label)
+            if run in failed:
+                ax.lines[-1].set_linestyle("--")
+        ax.set_xlabel("iteration")
+        ax.set_ylabel("validation PSNR (dB)")
+        ax.set_title(f"Validation PSNR ({BAND_NOTE})")
+        ax.legend(fontsize=7)
+        return save_figure(fig, stem)
+
+
+def robustness_plot(robustness: pd.DataFrame, config: Mapping, stem: Path) -> list[Path] | str:
+    """One panel per shifted test set and metric: each run's drop (in-distribution minus shifted score) with
+    its 95 % interval."""
+    if robustness.empty:
+        return "no shifted test sets"
+    panels = list(dict.fromkeys(zip(robustness["shift"], robustness["metric"], strict=True)))
+    with _style():
+        fig, axes = _figure(len(panels), panel_w=3.8, panel_h=0.35 * robustness["run"].nunique() + 1.2)
+        for ax, (shift, metric) in zip(axes, panels, strict=True):
+            part = robustness[(robustness["shift"] == shift) & (robustness["metric"] == metric)]
+            labels = [plan.label(config, r) for r in part["run"]]
+            y = np.arange(len(part))[::-1]
+            for y_pos, row in zip(y, part.itertuples(), strict=True):  # the hazy input (a reference) in grey
+                ax.errorbar(row.drop, y_pos, xerr=[[row.drop - row.ci_low], [row.ci_high - row.drop]], fmt="o",
+                            color="0.55" if row.reference_floor else "tab:blue", capsize=3)
+            ax.axvline(0, color="0.3", linewidth=0.8)
+            ax.set_yticks(y, labels)
+            meta = metric_meta(metric)
+            ax.set_xlabel(f"drop in {meta.display} (in distribution − shifted)")
+            ax.set_title(f"{shift} (of {part['base'].iloc[0]})")
         return save_figure(fig, stem)
 
 

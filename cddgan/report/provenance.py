@@ -3,8 +3,9 @@
 git runs as a subprocess in the checkout that holds this code (the workflow's code version; the working
 directory may be anywhere, e.g. a scratch folder on a cluster's shared disk); an installed package (no
 checkout) states its version instead;
-package versions come from `importlib.metadata`, hardware from `platform` and `torch.cuda`, job times from
-Snakemake's benchmark TSV files (read with pandas).
+package versions come from `importlib.metadata`, the machine from `cddgan.machine` (the record training
+writes into run.json; `platform` alone without torch), job times from Snakemake's benchmark TSV files (read
+with pandas).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import yaml
 from cddgan.report.tables import Cell, Column, Group, Row, Table
 
 PACKAGES = ("cddgan-bench", "torch", "torchvision", "numpy", "scipy", "pillow", "piq", "scikit-image",
-            "fade-python", "pandas", "matplotlib", "seaborn", "jinja2", "snakemake", "pyyaml")
+            "fade-python", "pandas", "statsmodels", "matplotlib", "seaborn", "jinja2", "snakemake", "pyyaml")
 
 
 # The folder that holds the `cddgan` package: a checkout's root, or site-packages for an installed wheel.
@@ -119,8 +120,33 @@ def package_versions(names: Sequence[str] = PACKAGES) -> dict[str, str]:
     return versions
 
 
+# How the report names the fields of `cddgan.machine.machine_info`.
+MACHINE_LABELS = {"platform": "Platform", "python": "Python", "cpu": "CPU", "cpu_count": "CPU cores",
+                  "cpu_capability": "CPU kernels (torch)", "torch": "torch", "cuda": "CUDA", "cudnn": "cuDNN",
+                  "mkl": "MKL", "threads": "torch threads", "device": "Device", "gpus": "GPU"}
+
+
+def _machine_text(key: str, value: object) -> str:
+    if key == "mkl" and isinstance(value, Mapping):
+        return (str(value.get("version") or "yes") if value.get("available") else "no")
+    if isinstance(value, list | tuple):
+        return ", ".join(map(str, value)) or "none"
+    return "none" if value is None else str(value)
+
+
 def hardware() -> dict[str, str]:
-    """Platform, CPU and (when torch is importable) the CUDA devices of the machine that built the report."""
+    """The machine that built the report, described as training describes its own (`cddgan.machine`), so the
+    two can be compared; platform and CPU alone where torch is not installed."""
+    try:
+        from cddgan.machine import machine_info
+    except ImportError:  # no torch here (a slim environment rebuilding a report)
+        return _basic_hardware()
+    info = machine_info("cpu")
+    return {MACHINE_LABELS.get(key, key): _machine_text(key, value) for key, value in info.items()}
+
+
+def _basic_hardware() -> dict[str, str]:
+    """Platform, CPU and (when torch is importable) the CUDA devices of this machine."""
     info = {
         "Platform": platform.platform(),
         "Python": platform.python_version(),
@@ -183,8 +209,9 @@ def read_benchmarks(files: Sequence[str | Path], root: str | Path | None = None)
 
 
 def benchmark_table(files: Sequence[str | Path], root: str | Path | None = None) -> Table | None:
-    """Wall time per Snakemake job of `files` (one config's benchmark records, named relative to `root`),
-    longest first, with the total."""
+    """Wall and CPU time per Snakemake job of `files` (one config's benchmark records, named relative to
+    `root`), longest first. Wall times are not added up: jobs that ran side by side overlap, and the records
+    hold no start times to measure the span from the first start to the last end; CPU time adds up."""
     frame = read_benchmarks(files, root)
     if frame.empty:
         return None
@@ -197,10 +224,18 @@ def benchmark_table(files: Sequence[str | Path], root: str | Path | None = None)
         Row(job.job, [Cell(job.job, None), num(job.seconds, 1), num(job.cpu_time_s, 1), num(job.max_rss_mb, 0)])
         for job in frame.itertuples()
     ]
-    total = frame["seconds"].sum()
-    notes = [f"{len(frame)} jobs, {total:,.1f} s of wall time in total ({dt.timedelta(seconds=round(total))})."]
+    cpu = frame["cpu_time_s"].sum(min_count=1)
+    cpu_text = "unknown" if pd.isna(cpu) else f"{cpu:,.1f} s ({dt.timedelta(seconds=round(cpu))})"
+    longest = frame.iloc[0]
+    notes = [
+        f"{len(frame)} jobs; CPU time in total {cpu_text}; the longest job, {longest['job']}, took "
+        f"{longest['seconds']:,.1f} s of wall time.",
+        "Wall times are not added up: jobs that ran side by side overlap, so their sum would overstate the time "
+        "the benchmark took, and Snakemake's benchmark records hold no start times from which the span from the "
+        "first start to the last end could be measured.",
+    ]
     columns = [Column("Job", numeric=False), Column("Wall time (s)"), Column("CPU time (s)"), Column("Max RSS (MB)")]
-    return Table("jobs", "Wall time per job", columns, [Group("", rows)], notes, frame)
+    return Table("jobs", "Time per job", columns, [Group("", rows)], notes, frame)
 
 
 def provenance(config: Mapping, results_dir: Path) -> dict:

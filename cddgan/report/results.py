@@ -8,7 +8,7 @@ in the config is never read: nothing here lists a folder.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -88,3 +88,81 @@ def read_manifest_info(layout: Layout, dataset: str) -> dict | None:
     except json.JSONDecodeError as exc:
         raise HarnessError(f"{path}: not valid JSON ({exc}); regenerate it with `cddgan make-data`") from exc
     return data if isinstance(data, dict) else None
+
+
+# ---- what training records beside model.pt: the validation curve and the run record -----------------------
+
+VALIDATION_COLUMNS = ["experiment", "run", "seed", "iteration", "psnr", "ssim", "n_images"]
+RUN_INFO_KEYS = ("iterations", "select", "selected_iteration", "failed", "elapsed_s")
+# run.json's machine (`cddgan.machine.machine_info`); nested values are flattened: mkl -> mkl_available, mkl_version.
+MACHINE_KEYS = ("cpu", "cpu_capability", "cpu_count", "torch", "cuda", "cudnn", "mkl_available", "mkl_version",
+                "threads", "device", "gpus", "platform", "python")
+RUN_COLUMNS = ["experiment", "run", "seed", *RUN_INFO_KEYS, *(f"machine_{k}" for k in MACHINE_KEYS)]
+
+TrainFiles = Iterable[tuple[plan.TrainJob, str | Path]]
+
+
+def read_validation(files: TrainFiles) -> pd.DataFrame:
+    """Every listed validation.csv (one row per evaluation: iteration, psnr, ssim, n_images) stacked, with
+    `experiment`, `run` and `seed` first. `files` pairs each trained seed with its file; an empty file (a run
+    that scored nothing) adds no rows, a missing one is an error."""
+    frames = []
+    for job, path in files:
+        path = Path(path)
+        if not path.is_file():
+            raise HarnessError(f"{path}: validation curve not found; run the `train` rule first")
+        try:
+            frame = pd.read_csv(path)
+        except pd.errors.EmptyDataError:
+            continue
+        except pd.errors.ParserError as exc:
+            raise HarnessError(f"{path}: cannot parse the validation curve ({exc})") from exc
+        if "iteration" not in frame.columns:
+            raise HarnessError(f"{path}: validation curve lacks the `iteration` column")
+        if frame.empty:
+            continue
+        frame.insert(0, "seed", job.seed)
+        frame.insert(0, "run", job.run)
+        frame.insert(0, "experiment", job.experiment)
+        frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=VALIDATION_COLUMNS)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _flat(machine: Mapping[str, Any]) -> dict[str, Any]:
+    """Values a CSV cell can hold: a nested mapping becomes `<key>_<sub>` fields, a list (of GPUs) one text
+    joined by "; "."""
+    out: dict[str, Any] = {}
+    for key, value in machine.items():
+        if isinstance(value, Mapping):
+            out.update({f"{key}_{sub}": v for sub, v in _flat(value).items()})
+        elif isinstance(value, list | tuple):
+            out[key] = "; ".join(str(v) for v in value)
+        else:
+            out[key] = value
+    return out
+
+
+def read_run_info(files: TrainFiles) -> pd.DataFrame:
+    """One row per listed run.json: iterations, select, selected iteration, failed, elapsed seconds and the
+    machine's fields as `machine_<key>` (fields this version does not know follow, also prefixed)."""
+    records = []
+    for job, path in files:
+        path = Path(path)
+        if not path.is_file():
+            raise HarnessError(f"{path}: run record not found; run the `train` rule first")
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise HarnessError(f"{path}: not valid JSON ({exc}); retrain to rewrite it") from exc
+        if not isinstance(data, dict):
+            raise HarnessError(f"{path}: expected a JSON object with keys {', '.join(RUN_INFO_KEYS)}, machine")
+        record = {"experiment": job.experiment, "run": job.run, "seed": job.seed}
+        record.update({key: data.get(key) for key in RUN_INFO_KEYS})
+        machine = _flat(data.get("machine") if isinstance(data.get("machine"), dict) else {})
+        record.update({f"machine_{key}": machine.get(key) for key in MACHINE_KEYS})
+        record.update({f"machine_{key}": value for key, value in machine.items() if key not in MACHINE_KEYS})
+        records.append(record)
+    frame = pd.DataFrame(records)
+    return frame.reindex(columns=RUN_COLUMNS + [c for c in frame.columns if c not in RUN_COLUMNS])

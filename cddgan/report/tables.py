@@ -4,10 +4,13 @@ A `Table` is rendered three ways from the same cells: HTML (jinja2 template, see
 and LaTeX (see `export.py`); its `frame` (numbers, not strings) is the CSV export. Keeping one model
 means the bold/underline marks and signed deltas are decided once and agree in every format.
 
-Conventions: every metric cell is mean ± sample std over seeds (the mean alone for one seed). Best (bold)
-and second best (underlined) are decided on the values as printed, among the harness's complete runs
-(no failed seed), only for metrics whose direction `cddgan.metrics` knows. Failed seeds (status files)
-are left out of the means and named in the row.
+Conventions: every metric cell is the mean over seeds with its 95 % interval, `17.78 [17.51, 18.02]`
+(a hierarchical bootstrap over seeds and test images, `cddgan.report.comparisons`; mean ± sample std
+where no per-image rows are given). Best (bold) and second best (underlined) are decided on the means as
+printed, among the harness's complete runs (no failed seed) that are not reference floors (the hazy
+input), only for metrics whose direction `cddgan.metrics` knows. Failed seeds (status files) are left out
+of the means and named in the row. An ablation's Δ is the paired difference to its reference, coloured
+only where the paired test holds after Holm's correction (`comparisons.csv`).
 """
 
 from __future__ import annotations
@@ -22,8 +25,12 @@ import pandas as pd
 from cddgan import plan
 from cddgan.errors import HarnessError
 from cddgan.protocols import NO_REFERENCE, Protocol
-from cddgan.report.aggregate import summarise
-from cddgan.report.meta import MetricMeta, describe_protocol, metric_meta, order_metrics
+from cddgan.report.aggregate import drop_failed, summarise
+from cddgan.report.comparisons import INTERVAL_NOTE
+from cddgan.report.meta import MetricMeta, describe_protocol, metric_meta, metric_notes, order_metrics
+
+__all__ = ["Cell", "Column", "Group", "Row", "Table", "ablation_table", "drop_failed", "efficiency_table",
+           "main_table", "manifest_table", "rank_marks", "slug"]
 
 
 @dataclass
@@ -87,24 +94,59 @@ def _mean_std_text(meta: MetricMeta, mean: float, std: float) -> str:
     return f"{meta.fmt(mean)} ± {meta.fmt(std)}"
 
 
+def interval_text(meta: MetricMeta, value: float, low: float, high: float, signed: bool = False) -> str:
+    """`17.78 [17.51, 18.02]` at the metric's digits (`+`-signed value for a difference)."""
+    if signed:
+        rounded = round(value, meta.digits)
+        head = f"{rounded:+.{meta.digits}f}" if rounded != 0 else f"{0:.{meta.digits}f}"
+    else:
+        head = meta.fmt(value)
+    if _is_nan(low) or _is_nan(high):
+        return head
+    return f"{head} [{meta.fmt(low)}, {meta.fmt(high)}]"
+
+
+def _value_text(meta: MetricMeta, stat: object) -> str:
+    """A mean with its interval, or mean ± std (the mean alone for one seed) where there is no interval."""
+    if _is_nan(stat.ci_low):
+        return _mean_std_text(meta, stat.mean, stat.std)
+    return interval_text(meta, stat.mean, stat.ci_low, stat.ci_high)
+
+
+def _rows_of(rows: pd.DataFrame | None, experiment: str, dataset: str, runs: Sequence[str],
+             failures: pd.DataFrame) -> pd.DataFrame | None:
+    """The per-image rows of `runs` on one test set, failed seeds left out; None without rows."""
+    if rows is None:
+        return None
+    if rows.empty:
+        return rows
+    sub = rows[(rows["experiment"] == experiment) & (rows["dataset"] == dataset) & rows["run"].isin(runs)]
+    return drop_failed(sub, failures)
+
+
+def interval_notes(summary: pd.DataFrame, config: Mapping, runs: Sequence[str]) -> list[str]:
+    """The interval method, and which rows' intervals are over test images only (one seed)."""
+    if summary.empty or summary["ci_low"].isna().all():
+        return ["Mean ± sample std over seeds (mean alone for one seed)."]
+    seeds = summary.groupby("run")["n_seeds"].max().to_dict()
+    single = [plan.label(config, r) for r in runs if seeds.get(r) == 1]
+    notes = [INTERVAL_NOTE]
+    if single:
+        notes.append(
+            f"One seed ({', '.join(single)}): the interval is over test images only, without seed-to-seed "
+            "variation (a training-free run is deterministic; a trained run with one seed hides how much "
+            "another seed would change it)."
+        )
+    notes.append("The sample standard deviation over seeds is in the CSV export.")
+    return notes
+
+
 def failed_seeds(failures: pd.DataFrame, experiment: str) -> dict[str, dict[int, str]]:
     """run -> {seed: message} for one experiment."""
     out: dict[str, dict[int, str]] = {}
     for row in failures[failures["experiment"] == experiment].itertuples():
         out.setdefault(row.run, {})[int(row.seed)] = row.message
     return out
-
-
-def drop_failed(scores: pd.DataFrame, failures: pd.DataFrame) -> pd.DataFrame:
-    """Scores without the (experiment, run, seed) combinations that have a status file."""
-    if failures.empty or scores.empty:
-        return scores
-    bad = set(zip(failures["experiment"], failures["run"], failures["seed"].astype(int), strict=True))
-    keep = [
-        (e, r, int(s)) not in bad
-        for e, r, s in zip(scores["experiment"], scores["run"], scores["seed"], strict=True)
-    ]
-    return scores[keep]
 
 
 def rank_marks(values: Mapping[str, float], meta: MetricMeta) -> dict[str, str]:
@@ -173,15 +215,19 @@ def main_table(
     dataset: str,
     published: pd.DataFrame | None = None,
     shrunk: Mapping | None = None,
+    rows: pd.DataFrame | None = None,
 ) -> Table:
     """The config's main runs (`main_runs`, in that order) and published rows.
 
-    `shrunk`: the `test_resized` record of the test set's manifest sidecar, if its images were shrunk."""
+    `shrunk`: the `test_resized` record of the test set's manifest sidecar, if its images were shrunk.
+    `rows`: the per-image rows the scores came from; with them every cell carries its 95 % interval. The
+    reference floors (the hazy input) are reference rows: never ranked."""
     sub = scores[(scores["experiment"] == experiment) & (scores["dataset"] == dataset)]
     order = plan.main_runs(config)
+    floors = set(plan.reference_runs(config))
     sub = sub[sub["run"].isin(order)]
     failed = failed_seeds(failures, experiment)
-    summary = summarise(drop_failed(sub, failures))
+    summary = summarise(drop_failed(sub, failures), _rows_of(rows, experiment, dataset, order, failures))
     metrics = order_metrics(set(sub["metric"]))
     metas = [metric_meta(m) for m in metrics]
     stats = {(r.run, r.metric): r for r in summary.itertuples()}
@@ -191,6 +237,7 @@ def main_table(
     for run in order:
         has_scores = run in n_seeds
         statuses[run] = (
+            "reference" if has_scores and run not in failed and run in floors else
             "ok" if has_scores and run not in failed else
             "partial" if has_scores else
             "failed" if run in failed else "missing"
@@ -204,11 +251,12 @@ def main_table(
         for meta in metas
     }
 
-    rows, records = [], []
+    table_rows, records = [], []
     for run in order:
         status = statuses[run]
         sub_text = _failure_note(failed.get(run, {})) if status in ("partial", "failed") else (
-            "no results" if status == "missing" else "")
+            "no results" if status == "missing" else
+            "reference floor: not ranked, not tested as a method" if status == "reference" else "")
         label = Cell(plan.label(config, run), None,
                      tone="failed" if status in ("failed", "partial") else "", sub=sub_text)
         cells = [label, Cell(str(n_seeds.get(run, 0)), float(n_seeds.get(run, 0)))]
@@ -219,17 +267,15 @@ def main_table(
             if stat is None:
                 text = "FAILED" if status == "failed" else "–"
                 cells.append(Cell(text, None, tone="failed" if status == "failed" else ""))
-                record[f"{meta.key}_mean"] = math.nan
-                record[f"{meta.key}_std"] = math.nan
+                record.update({f"{meta.key}_{part}": math.nan for part in ("mean", "std", "ci_low", "ci_high")})
                 continue
-            cells.append(Cell(_mean_std_text(meta, stat.mean, stat.std), float(stat.mean),
-                              mark=marks[meta.key].get(run, "")))
-            record[f"{meta.key}_mean"] = stat.mean
-            record[f"{meta.key}_std"] = stat.std
+            cells.append(Cell(_value_text(meta, stat), float(stat.mean), mark=marks[meta.key].get(run, "")))
+            record.update({f"{meta.key}_mean": stat.mean, f"{meta.key}_std": stat.std,
+                           f"{meta.key}_ci_low": stat.ci_low, f"{meta.key}_ci_high": stat.ci_high})
             record["n_images"] = int(stat.n_images)
-        rows.append(Row(run, cells, status))
+        table_rows.append(Row(run, cells, status))
         records.append(record)
-    groups = [Group("This harness", rows)]
+    groups = [Group("This harness", table_rows)]
 
     pub = _published_rows(published, dataset, metas)
     for source, pub_rows, pub_records in pub:
@@ -241,10 +287,14 @@ def main_table(
         notes.append(_images_note(summary))
         notes.append(_resize_note(shrunk, dataset))
         notes.extend(_protocol_notes(summary))
+    notes.extend(interval_notes(summary, config, order))
+    shown_floors = [plan.label(config, r) for r in order if statuses[r] == "reference"]
     notes.append(
-        "Mean ± sample std over seeds (mean alone for one seed). Bold: best, underlined: second best among "
-        "this harness's complete runs."
+        "Bold: best, underlined: second best among this harness's complete runs"
+        + (f"; {', '.join(shown_floors)} (the hazy input scored as an answer, a floor to beat) is a reference "
+           "row: not ranked and not tested as a method." if shown_floors else ".")
     )
+    notes.extend(metric_notes(metrics))
     if pub:
         notes.append(
             "Published rows are copied from their source: other training data, resolution and metric "
@@ -282,13 +332,30 @@ def _published_rows(
     return out
 
 
-def _delta_cell(meta: MetricMeta, delta: float) -> Cell:
-    rounded = round(delta, meta.digits)
-    tone = ""
-    if meta.higher_is_better is not None and rounded != 0:
-        tone = "better" if (rounded > 0) == meta.higher_is_better else "worse"
-    text = f"{rounded:+.{meta.digits}f}" if rounded != 0 else f"{0:.{meta.digits}f}"
-    return Cell(text, float(delta), tone=tone)
+def tone_of(meta: MetricMeta, difference: float, holds: bool) -> str:
+    """"better" or "worse" in the metric's direction, only for a difference that holds; else no tone."""
+    if not holds or meta.higher_is_better is None or _is_nan(difference) or difference == 0:
+        return ""
+    return "better" if (difference > 0) == meta.higher_is_better else "worse"
+
+
+def _delta_cell(meta: MetricMeta, comparison: Mapping | None, fallback: float) -> Cell:
+    """The paired difference with its interval, toned where it holds; without a paired comparison, the
+    difference of the means, untoned (nothing says whether it is real)."""
+    if comparison is None:
+        return Cell(interval_text(meta, fallback, math.nan, math.nan, signed=True), float(fallback))
+    diff = float(comparison["diff"])
+    text = interval_text(meta, diff, float(comparison["ci_low"]), float(comparison["ci_high"]), signed=True)
+    return Cell(text, diff, tone=tone_of(meta, diff, bool(comparison["holds"])))
+
+
+def _family(comparisons: pd.DataFrame | None, experiment: str, dataset: str, table: str) -> dict:
+    """(run, metric) -> the comparison row of one table on one test set (`comparisons.csv`)."""
+    if comparisons is None or comparisons.empty:
+        return {}
+    sub = comparisons[(comparisons["experiment"] == experiment) & (comparisons["dataset"] == dataset)
+                      & (comparisons["table"].astype(str) == str(table))]
+    return {(row["run"], row["metric"]): row for _, row in sub.iterrows()}
 
 
 def ablation_table(
@@ -300,9 +367,14 @@ def ablation_table(
     experiment: str,
     dataset: str,
     shrunk: Mapping | None = None,
+    rows: pd.DataFrame | None = None,
+    comparisons: pd.DataFrame | None = None,
 ) -> Table | None:
-    """The reference run and every ablation row, each metric with its signed difference to the reference.
+    """The reference run and every ablation row, each metric with its paired difference to the reference.
 
+    With `comparisons` (the tables job's `comparisons.csv`), Δ is the paired difference on the seeds and
+    images both runs share, with its interval, coloured only where the paired test holds after Holm's
+    correction; without, the difference of the means, uncoloured. `rows` gives the means their intervals.
     Returns None when none of the table's runs has results or a failure for this test set.
     """
     reference = spec["reference"]
@@ -311,12 +383,13 @@ def ablation_table(
     failed = failed_seeds(failures, experiment)
     if sub.empty and not any(r in failed for r in runs):
         return None
-    summary = summarise(drop_failed(sub, failures))
+    summary = summarise(drop_failed(sub, failures), _rows_of(rows, experiment, dataset, runs, failures))
     metrics = order_metrics(set(sub["metric"]))
     metas = [metric_meta(m) for m in metrics]
     stats = {(r.run, r.metric): r for r in summary.itertuples()}
+    paired = _family(comparisons, experiment, dataset, name)
 
-    rows, records = [], []
+    table_rows, records = [], []
     for run in runs:
         has = any((run, m) in stats for m in metrics)
         status = "reference" if run == reference else "ok"
@@ -332,35 +405,52 @@ def ablation_table(
             stat, ref = stats.get((run, meta.key)), stats.get((reference, meta.key))
             if stat is None:
                 cells += [Cell("FAILED" if status == "failed" else "–", None), Cell("", None)]
-                record.update({f"{meta.key}_mean": math.nan, f"{meta.key}_std": math.nan,
-                               f"{meta.key}_delta": math.nan})
+                record.update({f"{meta.key}_{part}": math.nan
+                               for part in ("mean", "std", "ci_low", "ci_high", "delta", "delta_ci_low",
+                                            "delta_ci_high")})
                 continue
-            cells.append(Cell(_mean_std_text(meta, stat.mean, stat.std), float(stat.mean)))
-            if run == reference or ref is None:
-                delta = math.nan
-                cells.append(Cell("ref" if run == reference else "–", None))
+            cells.append(Cell(_value_text(meta, stat), float(stat.mean)))
+            comparison = paired.get((run, meta.key))
+            delta = low = high = math.nan
+            if run == reference:
+                cells.append(Cell("ref", None))
+            elif comparison is None and (ref is None or comparisons is not None):
+                cells.append(Cell("–", None))
             else:
-                delta = float(stat.mean - ref.mean)
-                cells.append(_delta_cell(meta, delta))
+                cell = _delta_cell(meta, comparison, float(stat.mean - ref.mean) if ref is not None else math.nan)
+                cells.append(cell)
+                delta = cell.sort
+                if comparison is not None:
+                    low, high = float(comparison["ci_low"]), float(comparison["ci_high"])
             record.update({f"{meta.key}_mean": stat.mean, f"{meta.key}_std": stat.std,
-                           f"{meta.key}_delta": delta})
-        rows.append(Row(run, cells, status))
+                           f"{meta.key}_ci_low": stat.ci_low, f"{meta.key}_ci_high": stat.ci_high,
+                           f"{meta.key}_delta": delta, f"{meta.key}_delta_ci_low": low,
+                           f"{meta.key}_delta_ci_high": high})
+        table_rows.append(Row(run, cells, status))
         records.append(record)
 
     columns = [Column("Variant", numeric=False)]
     for meta in metas:
         columns += [Column(meta.header), Column(f"Δ {meta.display}")]
-    notes = [
-        f"Δ: difference of the mean to the reference run ({plan.label(config, reference)}); green is better, "
-        "red is worse in the metric's direction."
-    ]
+    ref_label = plan.label(config, reference)
+    if comparisons is not None:
+        notes = [
+            f"Δ: paired difference to the reference run ({ref_label}) on the test images and seeds both share, "
+            "with its 95 % interval; green is better, red is worse in the metric's direction, coloured only "
+            "where the difference holds after Holm's correction over this table's comparisons (the paired "
+            "tests below)."
+        ]
+    else:
+        notes = [f"Δ: difference of the mean to the reference run ({ref_label}); no paired test, so uncoloured."]
     if not summary.empty:
         notes.append(_images_note(summary))
         notes.append(_resize_note(shrunk, dataset))
         notes.extend(_protocol_notes(summary))
+    notes.extend(interval_notes(summary, config, runs))
+    notes.extend(metric_notes(metrics))
     title = f"{spec.get('title', name)} — {config.get('experiments', {}).get(experiment, {}).get('label', experiment)}"
     title += f", test set {dataset}"
-    return Table(slug("ablation", name, experiment, dataset), title, columns, [Group("", rows)],
+    return Table(slug("ablation", name, experiment, dataset), title, columns, [Group("", table_rows)],
                  [n for n in notes if n], pd.DataFrame(records))
 
 
@@ -413,16 +503,47 @@ def efficiency_table(efficiency: pd.DataFrame, config: Mapping, experiment: str)
                  pd.DataFrame(records))
 
 
-def manifest_table(infos: Mapping[str, dict | None]) -> Table:
-    """Image counts per dataset, split and domain (from the manifest sidecars), with adapter and layout."""
-    keys = ["train/hazy", "train/clear", "test/hazy", "test/clear"]
+COUNT_COLUMNS = {"train/hazy": "Train hazy", "train/clear": "Train clear", "val/hazy": "Val hazy",
+                 "val/clear": "Val clear", "test/hazy": "Test hazy (scored)",
+                 "test/ground_truths": "Test ground truths"}
+
+
+def manifest_counts(frame: pd.DataFrame) -> dict[str, int]:
+    """Rows per split and domain of a manifest, and `test/ground_truths`: the distinct ground truths its hazy
+    test images point to (several hazy images may share one)."""
+    counts = {f"{split}/{domain}": int(((frame["split"] == split) & (frame["domain"] == domain)).sum())
+              for split in ("train", "val", "test") for domain in ("hazy", "clear")}
+    hazy = frame[(frame["split"] == "test") & (frame["domain"] == "hazy")]
+    counts["test/ground_truths"] = int(hazy.loc[hazy["pair_id"].astype(str) != "", "pair_id"].nunique())
+    return counts
+
+
+def manifest_table(infos: Mapping[str, dict | None], manifests: Mapping[str, pd.DataFrame | None] | None = None,
+                   shift_of: Mapping[str, str] | None = None) -> Table:
+    """Image counts per dataset, split and domain, with adapter and layout: counted in the manifest itself
+    where given (`manifests`), else taken from the sidecar; a sidecar that disagrees is named in a note.
+    `shift_of`: shifted test set -> its base, said in a note."""
+    keys = list(COUNT_COLUMNS)
     rows, records, split_notes = [], [], []
     for dataset, info in infos.items():
         if info is None:
-            rows.append(Row(dataset, [Cell(dataset, None, sub="no manifest found")] + [Cell("–")] * 7, "missing"))
+            cells = [Cell(dataset, None, sub="no manifest found")] + [Cell("–")] * (len(keys) + 3)
+            rows.append(Row(dataset, cells, "missing"))
             records.append({"dataset": dataset})
             continue
-        counts = info.get("counts", {})
+        sidecar = dict(info.get("counts", {}))
+        frame = (manifests or {}).get(dataset)
+        counts = manifest_counts(frame) if frame is not None else sidecar
+        if frame is not None:
+            differ = [f"{k} {sidecar[k]} (manifest: {counts[k]})"
+                      for k in sidecar if counts.get(k, sidecar[k]) != sidecar[k]]
+            if differ:
+                split_notes.append(
+                    f"{dataset}: its manifest.json says {', '.join(differ)}; the table counts the manifest.")
+            if counts["test/clear"] != counts["test/ground_truths"]:
+                split_notes.append(
+                    f"{dataset}: {counts['test/clear']} ground-truth files, of which the {counts['test/hazy']} "
+                    f"hazy test images use {counts['test/ground_truths']}.")
         warnings = list(info.get("warnings") or [])
         resized = info.get("test_resized") or {}
         if resized.get("count"):
@@ -438,15 +559,24 @@ def manifest_table(infos: Mapping[str, dict | None]) -> Table:
                 f"{unpaired.get('clear_scenes')} on the clear side and {unpaired.get('hazy_scenes')} on the "
                 f"hazy side (split seed {unpaired.get('seed')})."
             )
+        base = (shift_of or {}).get(dataset)
+        if base:
+            split_notes.append(f"{dataset}: a shift of {base}: its test scenes (the same image ids) under haze no "
+                               "method trains on; no training or validation images.")
+        if "test/ground_truths" not in counts:  # an older sidecar: its test/clear rows are the ground truths
+            counts = {**counts, "test/ground_truths": counts.get("test/clear", 0)}
         cells = [Cell(dataset, None), Cell(str(info.get("adapter", "–")), None),
                  Cell(str(info.get("layout") or "–"), None)]
         cells += [Cell(str(counts.get(k, 0)), float(counts.get(k, 0))) for k in keys]
         cells.append(Cell(str(len(warnings)), float(len(warnings)), tone="worse" if warnings else ""))
         rows.append(Row(dataset, cells))
         records.append({"dataset": dataset, "adapter": info.get("adapter"), "layout": info.get("layout"),
-                        **{k: counts.get(k, 0) for k in keys}, "warnings": len(warnings)})
+                        **{k: counts.get(k, 0) for k in [*keys, "test/clear"]}, "warnings": len(warnings)})
     columns = [Column("Dataset", numeric=False), Column("Adapter", numeric=False), Column("Layout", numeric=False)]
-    columns += [Column(k) for k in keys] + [Column("Warnings")]
+    columns += [Column(COUNT_COLUMNS[k]) for k in keys] + [Column("Warnings")]
+    source = ("Counts from each dataset's manifest.csv (its manifest.json where no manifest is given)"
+              if manifests else "Counts from each dataset's manifest.json (written when the dataset was prepared)")
     return Table("datasets", "Datasets", columns, [Group("", rows)],
-                 ["Counts from each dataset's manifest.json (written when the dataset was prepared).", *split_notes],
+                 [f"{source}; test ground truths: the distinct clear images the hazy test images point to "
+                  "(several may share one).", *split_notes],
                  pd.DataFrame(records))

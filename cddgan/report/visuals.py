@@ -25,6 +25,7 @@ from cddgan.report.tables import slug
 
 MAX_SIDE = 512
 CROP_SIDE = 160
+WIDE_GRID = 7  # from this many columns the grid is wider than the page and scrolls inside its box
 
 
 @dataclass
@@ -200,6 +201,8 @@ def visual_set(
         vset.notes.append("PSNR in dB against the ground truth, from the metric files (same protocol as the "
                           "tables).")
     vset.notes.append("Under each image: the zoomed region outlined on the hazy input.")
+    if len(vset.columns) >= WIDE_GRID:
+        vset.notes.append(f"{len(vset.columns)} columns: scroll the grid sideways to see them all.")
     return vset
 
 
