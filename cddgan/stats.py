@@ -176,8 +176,8 @@ def seeds_needed(
     if not math.isfinite(seeds):
         return SeedsNeeded(math.inf, f"more than {MAX_SEEDS:,} seeds{rough}")
     verdict = "enough" if have >= seeds else "too few to conclude"
-    unit = "of the trained run" if ref_fixed else "per run"
-    return SeedsNeeded(seeds, f"{int(seeds)} {unit}; {have} trained: {verdict}{rough}")
+    unit = "seeds of the trained run" if ref_fixed else "seeds per run"
+    return SeedsNeeded(seeds, f"{unit}; {have} trained: {verdict}{rough}")
 
 
 def _smallest_n(effect: float, one_sample: bool, alpha: float, power: float) -> float:

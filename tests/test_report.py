@@ -730,6 +730,13 @@ def test_convergence_verdicts_and_the_kept_iteration(fresh):
     expected = "; ".join(f"seed {s}: {i}" for s, i in zip(best["seed"], best["iteration"], strict=True))
     assert convergence.loc["cddgan", "select"] == "best_val"
     assert convergence.loc["cddgan", "selected_iterations"] == expected
+    from cddgan.report.statstables import convergence_table
+
+    table = convergence_table(convergence.reset_index(), _config, EXPERIMENT)
+    assert "selected: " + expected == _cells(table, "cddgan")[-1].sub
+    # Runs that score no validation images (eval_every: 0) give no table rather than rows that say nothing.
+    silent = convergence.reset_index().assign(verdict="no validation curve", evaluations=0)
+    assert convergence_table(silent, _config, EXPERIMENT) is None
 
 
 def test_runs_and_their_machines(fresh):

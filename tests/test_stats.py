@@ -136,7 +136,7 @@ def test_seeds_needed_agrees_with_statsmodels_power():
     # Cohen's d = 1: two-sample 16.7 -> 17 seeds per run, one-sample 9.9 -> 10.
     two = stats.seeds_needed(1.0, 1.0, 3, 1.0, 3)
     assert two.seeds == math.ceil(TTestIndPower().solve_power(1.0, alpha=0.05, power=0.8)) == 17
-    assert "17 per run; 3 trained: too few to conclude" in two.note
+    assert two.note.startswith("seeds per run; 3 trained: too few to conclude")
     one = stats.seeds_needed(-0.5, 0.5, 12, math.nan, 1, ref_fixed=True)
     assert one.seeds == math.ceil(TTestPower().solve_power(1.0, alpha=0.05, power=0.8)) == 10
     assert "12 trained: enough" in one.note

@@ -22,9 +22,9 @@ from cddgan.report.meta import metric_meta, order_metrics
 Config = Mapping[str, Any]
 
 INTERVAL_NOTE = (
-    f"[low, high]: 95 % interval, hierarchical bootstrap ({stats.RESAMPLES:,} resamples of the seeds and, "
-    "within each drawn seed, of the test images; percentile interval of the mean), so it carries both "
-    "seed-to-seed and image-to-image variation."
+    f"[low, high]: 95 % interval, hierarchical bootstrap ({stats.RESAMPLES:,} resamples of the seeds and of "
+    "the test images, one draw of images shared by the drawn seeds since every seed scores the same images; "
+    "percentile interval of the mean), so it carries both seed-to-seed and image-to-image variation."
 )
 PAIRED_NOTE = (
     "Differences are paired: both runs on the same test images and seeds (a training-free run, deterministic, "

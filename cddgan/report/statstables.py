@@ -150,7 +150,7 @@ def robustness_table(robustness: pd.DataFrame, config: Mapping, experiment: str)
 def convergence_table(convergence: pd.DataFrame, config: Mapping, experiment: str) -> Table | None:
     """One row per trained run: its validation curve's verdict, slope and selected iteration."""
     sub = convergence[convergence["experiment"] == experiment] if not convergence.empty else convergence
-    if sub.empty:
+    if sub.empty or (sub["verdict"] == "no validation curve").all():  # training.eval_every is 0: nothing to say
         return None
     rows, records = [], []
     for row in sub.itertuples():
@@ -163,7 +163,7 @@ def convergence_table(convergence: pd.DataFrame, config: Mapping, experiment: st
         select = str(row.select) if isinstance(row.select, str) and row.select else "–"
         chosen = str(row.selected_iterations) if isinstance(row.selected_iterations, str) else ""
         best = "–" if not isinstance(row.best_psnr, float) or math.isnan(row.best_psnr) else \
-            f"{row.best_psnr:.2f} (iteration {int(row.best_iteration):,})"
+            f"{row.best_psnr:.2f} at {int(row.best_iteration):,}"
         cells = [
             Cell(plan.label(config, row.run), None),
             _number(float(row.n_seeds), 0),
@@ -190,8 +190,8 @@ def convergence_table(convergence: pd.DataFrame, config: Mapping, experiment: st
         "likely help); getting worse: below 0; plateaued: it contains 0; too few evaluations: fewer than "
         f"{stats.MIN_EVALUATIONS}.",
         "Last val. PSNR: the mean over seeds of each seed's last evaluation; best: the highest point of the mean "
-        "curve. Kept weights: `select` (last, or best_val: the evaluation with the best validation PSNR, per "
-        "seed). Validation PSNR is on the validation images, not the test set.",
+        "curve, at its iteration. Kept weights: `select` (last, or best_val: the evaluation with the best "
+        "validation PSNR, per seed). Validation PSNR is on the validation images, not the test set.",
     ]
     return Table(slug("convergence", experiment), f"Convergence — {label}", columns, [Group("", rows)], notes,
                  pd.DataFrame(records))
