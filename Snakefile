@@ -25,7 +25,7 @@ wildcard_constraints:
 include: "workflow/rules/external.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
-include: "workflow/rules/dehaze.smk"
+include: "workflow/rules/test.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
 

@@ -142,6 +142,40 @@ def cmd_dehaze(args: argparse.Namespace) -> None:
     print(f"dehazed {count} images into {args.out}", file=sys.stderr)
 
 
+def _tests(text: str) -> list[dict]:
+    """`--tests`: a JSON list of the run's test sets, each {dataset, manifest, protocol}."""
+    try:
+        tests = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"--tests: not valid JSON ({exc})") from exc
+    if not isinstance(tests, list) or not all(isinstance(t, dict) and {"dataset", "manifest"} <= set(t) for t in tests):
+        raise ConfigError("--tests: expected a JSON list of objects with `dataset` and `manifest` (and `protocol`)")
+    return tests
+
+
+def cmd_test(args: argparse.Namespace) -> None:
+    from cddgan.dehaze import dehaze_test_sets, write_failed_marker
+    from cddgan.evaluate import evaluate_test_sets
+    from cddgan.modelfile import RunFailed
+
+    tests = _tests(args.tests)
+    if args.spec:
+        spec = _json(args.spec, "--spec")
+        try:
+            method, device = _method_for(spec, args.model, args.device)
+        except RunFailed as exc:
+            for test in tests:
+                write_failed_marker(Path(args.outputs) / test["dataset"], str(exc))
+            print(f"cddgan test: run FAILED, no images: {exc}", file=sys.stderr)
+        else:
+            counts = dehaze_test_sets(method, tests, args.outputs, device, progress=not args.quiet)
+            print(f"dehazed {counts} images into {args.outputs}", file=sys.stderr)
+    ids = {"experiment": args.experiment, "run": args.run, "seed": args.seed}
+    weights = _json(args.weights, "--weights") if args.weights else {}
+    frame = evaluate_test_sets(tests, args.outputs, ids, args.metrics, weights, progress=not args.quiet)
+    print(f"scored {len(frame)} images of {len(tests)} test sets into {args.metrics}", file=sys.stderr)
+
+
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from cddgan.evaluate import evaluate_outputs
 
@@ -327,6 +361,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_dehaze)
+
+    p = sub.add_parser(
+        "test",
+        help="dehaze every test set of a run (with --spec) and score the outputs, in one process (one row per image)",
+    )
+    p.add_argument("--tests", required=True, help="JSON list of test sets: [{dataset, manifest, protocol}, ...]")
+    p.add_argument("--outputs", required=True, help="folder of the run's outputs, one sub-folder per test set")
+    p.add_argument("--metrics", required=True, help="output CSV, one row per test image of every set")
+    p.add_argument("--spec", help="run spec as JSON: dehaze first (without it, score outputs already there)")
+    p.add_argument("--model", help="trained model.pt (trainable methods)")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    p.add_argument("--weights", default="", help="JSON mapping metric -> local weights file")
+    p.add_argument("--experiment", default="")
+    p.add_argument("--run", default="")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_test)
 
     p = sub.add_parser("evaluate", help="score dehazed images against ground truth (one row per image)")
     p.add_argument("--manifest", required=True)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import shutil
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -101,3 +103,18 @@ def dehaze_split(
                 raise out_of_memory_error(path, image, dataset, device) from exc
             write_image(staging / f"{image_id}.png", dehazed)
     return len(pairs)
+
+
+def dehaze_test_sets(
+    method: Method,
+    tests: Sequence[Mapping[str, Any]],
+    outputs_root: str | Path,
+    device: torch.device,
+    progress: bool = True,
+) -> dict[str, int]:
+    """Dehaze every test set of `tests` (dataset, manifest) into `outputs_root/<dataset>`: one process and
+    one loaded model for all of a run's test sets. Returns the image count per test set."""
+    return {
+        test["dataset"]: dehaze_split(method, test["manifest"], Path(outputs_root) / test["dataset"], device, progress)
+        for test in tests
+    }

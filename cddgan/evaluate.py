@@ -6,7 +6,7 @@ nothing is missing, and labels every row with (experiment, dataset, run, seed) a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,23 +25,21 @@ def missing_outputs(pairs: pd.DataFrame, outputs: Path) -> list[str]:
     return [i for i in pairs["image_id"] if not (outputs / f"{i}.png").is_file()]
 
 
-def evaluate_outputs(
+def score_outputs(
     manifest: str | Path,
     outputs: str | Path,
     protocol: str | Mapping[str, Any],
-    out: str | Path,
     ids: Mapping[str, Any],
     weights: Mapping[str, str] | None = None,
     progress: bool = True,
 ) -> pd.DataFrame:
-    """Score every hazy test image's output; write and return the per-image table."""
+    """Score every hazy test image's output in `outputs` against the manifest's ground truth: one row per
+    image, labelled with `ids` (experiment, dataset, run, seed) and the protocol's name. A failed run's
+    folder (the FAILED marker) gives no rows: the aggregate job lists it from the marker."""
     from cddgan.metrics import Protocol, evaluate_pairs
 
     outputs = Path(outputs)
     if (outputs / FAILED_MARKER).is_file():
-        # A diverged run: no rows. Aggregation skips it; the report marks it FAILED from results/status/.
-        with atomic_path(out) as tmp:
-            pd.DataFrame(columns=ID_COLUMNS).to_csv(tmp, index=False)
         return pd.DataFrame(columns=ID_COLUMNS)
     pairs = test_pairs(read_manifest(manifest))
     missing = missing_outputs(pairs, outputs)
@@ -60,7 +58,43 @@ def evaluate_outputs(
         frame.insert(0, column, ids.get(column, ""))
     frame["protocol"] = proto.name
     metric_columns = [c for c in frame.columns if c not in ID_COLUMNS]
-    frame = frame[ID_COLUMNS + metric_columns]
+    return frame[ID_COLUMNS + metric_columns]
+
+
+def evaluate_outputs(
+    manifest: str | Path,
+    outputs: str | Path,
+    protocol: str | Mapping[str, Any],
+    out: str | Path,
+    ids: Mapping[str, Any],
+    weights: Mapping[str, str] | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Score one folder of outputs (`score_outputs`) and write the per-image table to `out`."""
+    frame = score_outputs(manifest, outputs, protocol, ids, weights, progress)
+    with atomic_path(out) as tmp:
+        frame.to_csv(tmp, index=False)
+    return frame
+
+
+def evaluate_test_sets(
+    tests: Sequence[Mapping[str, Any]],
+    outputs_root: str | Path,
+    ids: Mapping[str, Any],
+    out: str | Path,
+    weights: Mapping[str, str] | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Score one run's outputs on every test set (`tests`: dataset, manifest, protocol; the outputs of
+    each in `outputs_root/<dataset>`) into one per-image table, written to `out`: one process for all of
+    a run's test sets, so the metric libraries load once."""
+    frames = [
+        score_outputs(test["manifest"], Path(outputs_root) / test["dataset"], test.get("protocol", "rgb"),
+                      {**ids, "dataset": test["dataset"]}, weights, progress)
+        for test in tests
+    ]
+    frames = [f for f in frames if not f.empty]
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=ID_COLUMNS)
     with atomic_path(out) as tmp:
         frame.to_csv(tmp, index=False)
     return frame

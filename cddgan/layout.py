@@ -37,10 +37,10 @@ JOB_FIELDS: dict[str, tuple[str, ...]] = {
     "train_group": ("experiment", "run", "seeds"),
     "train_member": ("experiment", "run", "seed"),
     "command_train": ("experiment", "run", "seed"),
-    "dehaze": ("experiment", "run", "seed", "dataset"),
+    "test": ("experiment", "run", "seed"),
     "command_dehaze": ("experiment", "run", "seed", "dataset"),
     "collect_outputs": ("experiment", "run", "seed", "dataset"),
-    "evaluate": ("experiment", "run", "seed", "dataset"),
+    "evaluate": ("experiment", "run", "seed"),
     "efficiency": ("experiment", "run"),
     "aggregate": (),
     "report": (),
@@ -134,9 +134,13 @@ class Layout:
         return f"{self.results}/efficiency/{experiment}/{run}.json"
 
     # ---- testing ----------------------------------------------------------------------------------
+    def seed_outputs(self, experiment: Part, run: Part, seed: Part) -> str:
+        """A run's outputs on every test set of its experiment: one sub-folder per test set."""
+        return f"{self.results}/outputs/{experiment}/{run}/{_seed(seed)}"
+
     def outputs(self, experiment: Part, run: Part, seed: Part, dataset: Part) -> str:
         """One PNG per hazy test image, or only the `FAILED_MARKER` file for a failed run."""
-        return f"{self.results}/outputs/{experiment}/{run}/{_seed(seed)}/{dataset}"
+        return f"{self.seed_outputs(experiment, run, seed)}/{dataset}"
 
     def output_image(self, experiment: Part, run: Part, seed: Part, dataset: Part, image_id: str) -> str:
         return f"{self.outputs(experiment, run, seed, dataset)}/{image_id}.png"
@@ -144,9 +148,9 @@ class Layout:
     def failed_marker(self, experiment: Part, run: Part, seed: Part, dataset: Part) -> str:
         return f"{self.outputs(experiment, run, seed, dataset)}/{FAILED_MARKER}"
 
-    def metrics(self, experiment: Part, run: Part, seed: Part, dataset: Part) -> str:
-        """One row per test image."""
-        return f"{self.results}/metrics/{experiment}/{run}/{_seed(seed)}/{dataset}.csv"
+    def metrics(self, experiment: Part, run: Part, seed: Part) -> str:
+        """One row per test image of every test set of the run's experiment."""
+        return f"{self.results}/metrics/{experiment}/{run}/{_seed(seed)}.csv"
 
     # ---- external baselines -----------------------------------------------------------------------
     def staged_test_inputs(self, dataset: Part) -> str:

@@ -115,6 +115,24 @@ def test_jobs(config: Config) -> list[TestJob]:
     ]
 
 
+def seed_jobs(config: Config) -> list[TrainJob]:
+    """Every (experiment, run, seed): one test job each (all the experiment's test sets in one process)."""
+    return [
+        TrainJob(experiment, run, int(seed))
+        for experiment in config["experiments"]
+        for run, run_cfg in config["runs"].items()
+        for seed in run_cfg["seeds"]
+    ]
+
+
+def test_sets(config: Config, layout: Layout, experiment: str) -> list[dict[str, Any]]:
+    """The test sets of an experiment as a test job takes them: dataset, manifest and metric protocol."""
+    return [
+        {"dataset": d, "manifest": layout.manifest(d), "protocol": config["datasets"][d].get("protocol", "rgb")}
+        for d in config["experiments"][experiment]["test"]
+    ]
+
+
 def efficiency_jobs(config: Config) -> list[tuple[str, str]]:
     """(experiment, run) of every Python method run: parameters, MACs, time and memory."""
     return [(experiment, run) for experiment in config["experiments"] for run in method_runs(config)]
@@ -128,11 +146,16 @@ def used_datasets(config: Config) -> list[str]:
 
 
 def metric_files(config: Config, layout: Layout) -> list[str]:
-    return [layout.metrics(*job) for job in test_jobs(config)]
+    return [layout.metrics(*job) for job in seed_jobs(config)]
 
 
-def output_dirs(config: Config, layout: Layout) -> list[str]:
-    return [layout.outputs(*job) for job in test_jobs(config)]
+def output_dirs(config: Config, layout: Layout, runs: Iterable[str] | None = None) -> list[str]:
+    """The outputs (of `runs`, default all) as the jobs declare them: a method run's test job writes one
+    folder for all its test sets; an external run's outputs are collected per test set."""
+    wanted = set(config["runs"] if runs is None else runs)
+    external = set(external_runs(config))
+    folders = [layout.seed_outputs(*job) for job in seed_jobs(config) if job.run in wanted - external]
+    return folders + [layout.outputs(*job) for job in test_jobs(config) if job.run in wanted & external]
 
 
 def loss_files(config: Config, layout: Layout) -> list[str]:
@@ -163,9 +186,8 @@ def aggregate_inputs(config: Config, layout: Layout) -> dict[str, list[str]]:
 
 
 def visual_outputs(config: Config, layout: Layout) -> list[str]:
-    """The output folders the report's visual comparison may show: every test job of a main run."""
-    shown = set(main_runs(config))
-    return [layout.outputs(*job) for job in test_jobs(config) if job.run in shown]
+    """The output folders (as declared) the report's visual comparison may show: those of the main runs."""
+    return output_dirs(config, layout, main_runs(config))
 
 
 def report_inputs(config: Config, layout: Layout) -> dict[str, list[str]]:
@@ -264,14 +286,15 @@ def job_benchmarks(config: Config, layout: Layout) -> list[str]:
             for seed in config["runs"][run]["seeds"]:
                 files.append(layout.benchmark("command_train", experiment=experiment, run=run, seed=seed))
     for job in test_jobs(config):
-        values = dict(experiment=job.experiment, run=job.run, seed=job.seed, dataset=job.dataset)
+        if job.run in commands:
+            values = dict(experiment=job.experiment, run=job.run, seed=job.seed, dataset=job.dataset)
+            files.append(layout.benchmark("command_dehaze", **values))
         if job.run in external:
-            if job.run in commands:
-                files.append(layout.benchmark("command_dehaze", **values))
+            values = dict(experiment=job.experiment, run=job.run, seed=job.seed, dataset=job.dataset)
             files.append(layout.benchmark("collect_outputs", **values))
-        else:
-            files.append(layout.benchmark("dehaze", **values))
-        files.append(layout.benchmark("evaluate", **values))
+    for job in seed_jobs(config):
+        rule = "evaluate" if job.run in external else "test"
+        files.append(layout.benchmark(rule, experiment=job.experiment, run=job.run, seed=job.seed))
     files += [layout.benchmark("efficiency", experiment=e, run=r) for e, r in efficiency_jobs(config)]
     files.append(layout.benchmark("aggregate"))
     return files

@@ -34,7 +34,7 @@ import json
 import math
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -213,10 +213,21 @@ def read_test_megapixels(manifest: str | os.PathLike) -> tuple[float, float] | N
         return None
 
 
+def read_test_sets_megapixels(manifests: Sequence[str | os.PathLike]) -> tuple[float, float] | None:
+    """(largest, total) megapixels over several test sets (a test job dehazes and scores them all): memory
+    follows the largest image of any set, wall time the sum; None when a sidecar lacks the figures."""
+    figures = [read_test_megapixels(m) for m in manifests]
+    if not figures or any(f is None for f in figures):
+        return None
+    return max(f[0] for f in figures), sum(f[1] for f in figures)
+
+
 def sized_by_test_images(
-    config: Mapping[str, Any], kind: str, run: str | None, largest: float, total: float
+    config: Mapping[str, Any], kind: str, run: str | None, largest: float, total: float, scored: bool = False
 ) -> dict[str, Any]:
-    """A dehaze (`inference`) or evaluate (`light`) job's resources for test images of this size.
+    """A dehaze (`inference`) or scoring (`light`) job's resources for test images of this size; with
+    `scored`, an `inference` job that also scores its outputs (the `test` job): the larger memory of the
+    two phases, the time of both.
 
     Memory follows the largest image (one is in flight at a time), wall time the whole split. The result
     never asks for less than the fixed figures of `job_resources`, which it starts from, and a `mem_mb` or
@@ -239,7 +250,11 @@ def sized_by_test_images(
         mb_per_mp, s_per_mp = TRAINING_FREE_MB_PER_MP, TRAINING_FREE_S_PER_MP
     else:
         raise ConfigError(f"a {kind} job is not sized by its test images; only inference and light jobs are")
-    mem_mb = _round_up(HEADROOM * (framework + mb_per_mp * largest), MEM_STEP_MB)
+    need_mb = framework + mb_per_mp * largest
+    if scored and kind == "inference":
+        need_mb = max(need_mb, FRAMEWORK_MB["cpu"] + EVALUATE_MB_PER_MP * largest)
+        s_per_mp += EVALUATE_S_PER_MP
+    mem_mb = _round_up(HEADROOM * need_mb, MEM_STEP_MB)
     runtime = _round_up(RUNTIME_SAFETY * (STARTUP_S + s_per_mp * total) / 60, RUNTIME_STEP_MIN)
     pinned = _defaults(config, "light") if kind == "light" else {}
     return {
@@ -279,7 +294,7 @@ def rule_resources(config: Mapping[str, Any], kind: str, sized: bool = False) ->
 
     `gpu` is what snakemake-executor-plugin-slurm turns into `--gpus`; `gpu_slots` only matters locally,
     with `--resources gpu_slots=N`; memory grows with the attempt so a retried job gets more. With `sized`
-    (a rule whose `input.manifest` is a test set: dehaze, evaluate) memory and wall time also follow the
+    (a rule whose `input.manifests` are its test sets: test, evaluate) memory and wall time also follow the
     size of its test images (`sized_by_test_images`), known once the manifest is built.
     """
     if kind not in KINDS:
@@ -292,10 +307,11 @@ def rule_resources(config: Mapping[str, Any], kind: str, sized: bool = False) ->
         return lambda wildcards: job(wildcards).get(key)
 
     def sized_job(wildcards: Any, input: Any) -> dict[str, Any]:
-        figures = read_test_megapixels(input.manifest)
+        figures = read_test_sets_megapixels(list(input.manifests))
         if figures is None:
             return job(wildcards)
-        return sized_by_test_images(config, kind, getattr(wildcards, "run", None), *figures)
+        # an inference job sized by its test sets is a test job: it dehazes, then scores
+        return sized_by_test_images(config, kind, getattr(wildcards, "run", None), *figures, scored=True)
 
     out: dict[str, Any] = {
         "mem_mb": lambda wildcards, attempt: int(job(wildcards)["mem_mb"]) * int(attempt),

@@ -95,11 +95,28 @@ class Wiring:
     def dataset_manifest(self, w: Wildcards) -> str:
         return self.layout.manifest(w.dataset)
 
-    def dehaze_inputs(self, w: Wildcards) -> dict[str, str]:
-        inputs = {"manifest": self.dataset_manifest(w)}
+    def test_manifests(self, w: Wildcards) -> list[str]:
+        return [test["manifest"] for test in plan.test_sets(self.config, self.layout, w.experiment)]
+
+    def test_sets(self, w: Wildcards) -> str:
+        """The experiment's test sets as the `test` command takes them (`--tests`): dataset, manifest,
+        protocol; tracked, so a change of a test set's protocol rescores."""
+        return json.dumps(plan.test_sets(self.config, self.layout, w.experiment), sort_keys=True)
+
+    def test_inputs(self, w: Wildcards) -> dict[str, Any]:
+        """A method run's test job: the manifests of its test sets, and its model if it is trained."""
+        inputs: dict[str, Any] = {"manifests": self.test_manifests(w)}
         if self.runs[w.run]["trainable"]:
             inputs["model"] = self.layout.model(w.experiment, w.run, w.seed)
         return inputs
+
+    def evaluate_inputs(self, w: Wildcards) -> dict[str, Any]:
+        """An external run's scoring job: the manifests and its collected outputs on every test set."""
+        tests = plan.test_sets(self.config, self.layout, w.experiment)
+        return {
+            "manifests": [test["manifest"] for test in tests],
+            "outputs": [self.layout.outputs(w.experiment, w.run, w.seed, test["dataset"]) for test in tests],
+        }
 
     def model_argument(self, w: Wildcards, input: Any) -> str:
         """`--model PATH` for a trained run (Snakemake passes the job's inputs as `input`), else nothing."""

@@ -165,11 +165,12 @@ def _write_dataset(results_dir: Path, dataset: str, rng: np.random.Generator) ->
 def _write_metrics_and_outputs(results_dir: Path, config: dict, clears: dict, dataset: str,
                                rng: np.random.Generator, rows: dict, difficulty: dict[str, np.ndarray],
                                seed_offsets: dict[int, np.ndarray]) -> None:
-    """Outputs of every run on `dataset`, and its metric rows added to `rows[(run, seed)]`."""
+    """Outputs of every run on `dataset`, and its metric rows added to `rows[(run, seed)]` (one metric file per
+    run and seed holds every test set, as a test job writes it)."""
     layout = Layout.of(config)
     shift = np.array([SHIFT_DROP[m] for m in ("psnr", "ssim", "ciede2000")]) if dataset == SHIFTED else 0.0
     for run, spec in config["runs"].items():
-        if run == FAILED_RUN:  # as the harness leaves a failed run: the reason in its output folder, no rows
+        if run == FAILED_RUN:  # as the harness leaves a failed run: the reason in its output folders, no rows
             for seed in spec["seeds"]:
                 write_text(layout.failed_marker(EXPERIMENT, run, seed, dataset), FAILURE_MESSAGE + "\n")
                 rows.setdefault((run, seed), [])
@@ -192,14 +193,12 @@ def _write_metrics_and_outputs(results_dir: Path, config: dict, clears: dict, da
 def _write_metric_files(config: dict, rows: dict) -> None:
     layout = Layout.of(config)
     for (run, seed), records in rows.items():
-        for dataset in DATASETS:  # one metric file per test set, as an evaluate job writes it
-            path = Path(layout.metrics(EXPERIMENT, run, seed, dataset))
-            path.parent.mkdir(parents=True, exist_ok=True)
-            mine = [r for r in records if r["dataset"] == dataset]
-            if mine:
-                pd.DataFrame(mine).to_csv(path, index=False)
-            else:
-                path.write_text(",".join(METRIC_KEYS) + "\n")
+        path = Path(layout.metrics(EXPERIMENT, run, seed))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if records:
+            pd.DataFrame(records).to_csv(path, index=False)
+        else:
+            path.write_text(",".join(METRIC_KEYS) + "\n")
 
 
 def _curve(run: str, iterations: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -68,7 +68,8 @@ def test_the_defaults_pass_their_own_schema():
 # makes `b` a key of its own, which jsonschema ignores: this list catches it.
 KEYWORDS = {
     "$schema", "$defs", "$ref", "$comment", "title", "description", "type", "enum", "pattern", "minimum", "maximum",
-    "exclusiveMinimum", "minLength", "items", "minItems", "maxItems", "uniqueItems", "properties", "required",
+    "exclusiveMinimum", "exclusiveMaximum", "minLength", "items", "minItems", "maxItems", "uniqueItems", "properties",
+    "required",
     "additionalProperties", "propertyNames", "minProperties", "oneOf", "anyOf", "not", "default", "x-default",
     "x-execution",
 }

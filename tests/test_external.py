@@ -147,7 +147,7 @@ def test_a_trainable_command_trains_per_seed_and_dehazes_from_its_model_dir(tmp_
     assert row["n_seeds"] == 2 and row["mean"] != identity["mean"]
 
 
-@pytest.mark.parametrize(("rule", "harness_file"), [("dehaze", "workflow/rules/dehaze.smk"), ("all", "Snakefile")])
+@pytest.mark.parametrize(("rule", "harness_file"), [("test", "workflow/rules/test.smk"), ("all", "Snakefile")])
 def test_a_user_rule_named_like_a_harness_rule_names_the_users_file(tmp_path, rule, harness_file):
     """Snakemake would blame the harness's file, which is included after the user's."""
     checkout = workflow_copy(tmp_path)

@@ -125,7 +125,7 @@ def test_killed_training_resumes_bit_identical_and_nothing_finished_is_redone(tm
     kills = 0
 
     # 0. Some results are finished before anything is killed: the data and the whole identity run.
-    identity = ["results/metrics/synthetic/identity/seed0/synthetic.csv", "results/efficiency/synthetic/identity.json"]
+    identity = ["results/metrics/synthetic/identity/seed0.csv", "results/efficiency/synthetic/identity.json"]
     run_snakemake(work, "--cores", "2", *identity, configfile=config)
 
     # 1. The training job is SIGKILLed after its first checkpoint; Snakemake sees the job fail and stops.

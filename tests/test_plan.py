@@ -45,9 +45,17 @@ def test_jobs_follow_the_config_and_nothing_else():
     assert len(plan.test_jobs(c)) == 6 * 3
     assert plan.used_datasets(c) == ["a", "b"]
     layout = Layout.of(c)
-    files = plan.metric_files(c, layout)
-    assert "res/metrics/x/gan/seed2/b.csv" in files and len(set(files)) == len(files)
+    files = plan.metric_files(c, layout)  # one per run and seed: its test job scores every test set
+    assert "res/metrics/x/gan/seed2.csv" in files and len(set(files)) == len(files) == 2 * 6
     assert not [f for f in files if "seed3" in f or "unused" in f]
+    assert plan.test_sets(c, layout, "x") == [
+        {"dataset": "a", "manifest": "res/data/a/manifest.csv", "protocol": "rgb"},
+        {"dataset": "b", "manifest": "res/data/b/manifest.csv", "protocol": "rgb"},
+    ]
+    # declared outputs: a method run's folder per seed, an external run's folder per test set
+    outputs = plan.output_dirs(c, layout)
+    assert "res/outputs/x/gan/seed0" in outputs and "res/outputs/x/prog/seed0/a" in outputs
+    assert "res/outputs/x/prog/seed0" not in outputs
     assert plan.loss_files(c, layout)[0] == "res/runs/x/gan/seed0/losses.csv"
     assert plan.efficiency_files(c, layout) == [f"res/efficiency/{e}/{r}.json" for e in "xy" for r in
                                                 ("hazy", "gan", "gan-abl")]
@@ -61,6 +69,7 @@ def test_labels_main_runs_and_reference_floors():
     assert plan.visual_outputs(c, Layout.of(c)) == [
         o for o in plan.output_dirs(c, Layout.of(c)) if "/gan-abl/" not in o
     ]
+    assert plan.output_dirs(c, Layout.of(c), ["hazy"]) == ["res/outputs/x/hazy/seed0", "res/outputs/y/hazy/seed0"]
 
 
 def test_seed_groups_and_their_arguments():
@@ -85,6 +94,7 @@ def test_job_benchmarks_name_each_job_once_as_the_rules_do():
     assert not [f for f in files if "/train/x/gan/" in f]
     assert "res/benchmarks/command_setup/prog.tsv" in files
     assert "res/benchmarks/command_dehaze/y/prog/seed0/b.tsv" in files
+    assert "res/benchmarks/evaluate/y/prog/seed0.tsv" in files and "res/benchmarks/test/x/gan/seed2.tsv" in files
     assert "res/benchmarks/aggregate.tsv" in files
     # every benchmark path is one a rule declares: rule name, then its naming fields
     for path in files:
@@ -110,7 +120,8 @@ def test_layout_names_every_path_from_its_two_roots():
     assert layout.outputs("{experiment}", "{run}", "{seed}", "{dataset}") == (
         "R/outputs/{experiment}/{run}/seed{seed}/{dataset}"
     )
-    assert layout.job_log("evaluate") == "R/logs/evaluate/{experiment}/{run}/seed{seed}/{dataset}.log"
+    assert layout.job_log("test") == "R/logs/test/{experiment}/{run}/seed{seed}.log"
+    assert layout.metrics("e", "r", 1) == "R/metrics/e/r/seed1.csv"
     assert layout.job_benchmark("aggregate") == "R/benchmarks/aggregate.tsv"
     assert layout.table(TABLES[0]) == "R/tables/scores.csv"
     assert layout.report_index() == "P/index.html"

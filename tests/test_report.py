@@ -88,7 +88,7 @@ def test_aggregate_matches_hand_computation(fresh, tmp_path):
     _, results = fresh
     # Independent reading: the csv module and plain Python/numpy, no pandas groupby.
     per_seed: dict[tuple, list[float]] = defaultdict(list)
-    for path in sorted(results.glob("metrics/*/*/seed*/*.csv")):
+    for path in sorted(results.glob("metrics/*/*/seed*.csv")):
         with path.open() as handle:
             for row in csv.DictReader(handle):
                 for metric in ("psnr", "ssim", "ciede2000"):
@@ -157,9 +157,8 @@ def test_files_of_a_dropped_seed_never_reach_a_table_count_or_figure(tmp_path):
     config, results = make_results(tmp_path)
     layout = Layout.of(config)
     assert config["runs"]["cut"]["seeds"] == [0, 1]
-    stale = pd.read_csv(layout.metrics(EXPERIMENT, "cut", 0, "synthetic")).assign(seed=2, psnr=99.0)
-    Path(layout.metrics(EXPERIMENT, "cut", 2, "synthetic")).parent.mkdir(parents=True)
-    stale.to_csv(layout.metrics(EXPERIMENT, "cut", 2, "synthetic"), index=False)
+    stale = pd.read_csv(layout.metrics(EXPERIMENT, "cut", 0)).assign(seed=2, psnr=99.0)
+    stale.to_csv(layout.metrics(EXPERIMENT, "cut", 2), index=False)
     Path(layout.losses(EXPERIMENT, "cut", 2)).parent.mkdir(parents=True)
     pd.read_csv(layout.losses(EXPERIMENT, "cut", 0)).to_csv(layout.losses(EXPERIMENT, "cut", 2), index=False)
     stale_failure = Path(layout.failed_marker(EXPERIMENT, "cut", 3, "synthetic"))

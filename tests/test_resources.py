@@ -182,20 +182,30 @@ def _pick(job: dict) -> tuple[int, int]:
     return job["mem_mb"], job["runtime"]
 
 
-def test_sized_rules_read_the_manifest_and_wait_for_it(tmp_path):
+def test_sized_rules_read_the_manifests_and_wait_for_them(tmp_path):
     config = _config()
     rule = resources.rule_resources(config, "light", sized=True)
     wildcards = type("W", (), {"run": "dcp"})()
-    missing = type("I", (), {"manifest": str(tmp_path / "nope" / "manifest.csv")})()
+    missing = type("I", (), {"manifests": [str(tmp_path / "nope" / "manifest.csv")]})()
     with pytest.raises(FileNotFoundError) as info:  # Snakemake's cue to evaluate it once the file exists
         rule["mem_mb"](wildcards, missing, 1)
-    assert info.value.filename == missing.manifest
-    built = type("I", (), {"manifest": str(_sidecar(tmp_path, {"largest": 12.0, "total": 540.0}))})()
+    assert info.value.filename == missing.manifests[0]
+    built = type("I", (), {"manifests": [str(_sidecar(tmp_path, {"largest": 12.0, "total": 540.0}))]})()
     assert [rule["mem_mb"](wildcards, built, attempt) for attempt in (1, 2)] == [6500, 13000]
     assert rule["runtime"](wildcards, built) == 60
-    old = type("I", (), {"manifest": str(_sidecar(tmp_path / "old", None))})()
+    old = type("I", (), {"manifests": [str(_sidecar(tmp_path / "old", None))]})()
     assert rule["mem_mb"](wildcards, old, 1) == resources.light_resources(config)["mem_mb"]
-    assert resources.read_test_megapixels(old.manifest) is None
+    assert resources.read_test_megapixels(old.manifests[0]) is None
+    # a test job's sets: memory follows the largest image of any set, time the sum of all of them
+    two = [str(_sidecar(tmp_path / "a", {"largest": 12.0, "total": 540.0})),
+           str(_sidecar(tmp_path / "b", {"largest": 2.0, "total": 1460.0}))]
+    assert resources.read_test_sets_megapixels(two) == (12.0, 2000.0)
+    assert resources.read_test_sets_megapixels([*two, old.manifests[0]]) is None
+    # ... and a test job (inference, sized) dehazes, then scores: DCP's 1.25 * (1000 + 350 * 12) = 6500 MB
+    # (scoring needs more than DCP's 4500), 2 * (120 + (1.0 + 3.0) * 2000) / 60 = 270.7 min -> 275
+    test = resources.rule_resources(config, "inference", sized=True)  # DCP is training-free: the CPU
+    both = type("I", (), {"manifests": two})()
+    assert (test["mem_mb"](wildcards, both, 1), test["runtime"](wildcards, both)) == (6500, 275)
 
 
 def test_bad_requests_name_what_is_wrong():

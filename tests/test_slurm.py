@@ -69,7 +69,7 @@ def _dry_run(tmp_path: Path, env: dict[str, str], configfile: Path = SMOKE):
     result = run_snakemake(tmp_path, *args, configfile=configfile, env=env)
     jobs = dry_run_jobs(result.stdout + result.stderr)
     rules = {rule for rule, _, _ in jobs}
-    assert rules >= {"make_data", "train", "dehaze", "evaluate", "aggregate", "report"}
+    assert rules >= {"make_data", "train", "test", "aggregate", "report"}
     return jobs
 
 
@@ -92,10 +92,10 @@ def test_slurm_profile_asks_one_gpu_for_training_and_the_estimate(tmp_path):
             expected = resources.train_resources(config, wildcards["run"])
             assert (res["gpu"], res["gpu_slots"]) == ("1", "1")
             assert (int(res["mem_mb"]), int(res["runtime"])) == (expected["mem_mb"], expected["runtime"])
-        elif rule in ("dehaze", "efficiency"):
+        elif rule in ("test", "efficiency"):
             assert res["gpu"] == ("1" if config["runs"][wildcards["run"]]["trainable"] else "0")
-            # dehaze waits for the manifest to learn the size of its test images
-            assert res["mem_mb"] == ("<TBD>" if rule == "dehaze" else res["mem_mb"])
+            # a test job waits for the manifests to learn the size of its test images
+            assert res["mem_mb"] == ("<TBD>" if rule == "test" else res["mem_mb"])
         elif rule == "evaluate":
             assert "gpu" not in res and res["mem_mb"] == res["runtime"] == "<TBD>"
         elif rule != "all":
@@ -115,7 +115,7 @@ def test_a_run_can_pin_its_own_partition_and_memory(tmp_path):
 
 
 @pytest.mark.slow
-def test_dehaze_and_evaluate_ask_for_what_the_built_test_set_needs(tmp_path):
+def test_test_jobs_ask_for_what_the_built_test_sets_need(tmp_path):
     env = _clean_env()
     run_snakemake(tmp_path, "--cores", "1", "results/data/synthetic/manifest.csv", env=env)
     sidecar = tmp_path / "results" / "data" / "synthetic" / "manifest.json"
@@ -126,10 +126,14 @@ def test_dehaze_and_evaluate_ask_for_what_the_built_test_set_needs(tmp_path):
     jobs = dry_run_jobs(result.stdout + result.stderr)
     config = _config()
     asked = {(rule, wildcards.get("run")): (int(res["mem_mb"]), int(res["runtime"]))
-             for rule, wildcards, res in jobs if rule in ("dehaze", "evaluate")}
-    assert asked[("evaluate", "cut")] == (6500, 60)  # 1.25 * (1000 + 350 * 12)
-    assert asked[("dehaze", "dcp")] == (4500, 60)  # 1.25 * (1000 + 200 * 12) -> 4500
-    assert asked[("dehaze", "cut")] == (resources.inference_resources(config, "cut")["mem_mb"], 60)  # on a GPU
+             for rule, wildcards, res in jobs if rule == "test"}
+    # A test job dehazes, then scores: the larger memory of the two phases, the time of both. Scoring a
+    # 12 MP image needs 1.25 * (1000 + 350 * 12) = 6500 MB, more than DCP (1.25 * (1000 + 200 * 12) -> 4500)
+    # or CUT on a GPU; DCP's time is 2 * (120 s + (1.0 + 3.0) s/MP * 540 MP) = 76 min -> 80, CUT's on the GPU
+    # scoring only, 2 * (120 + 3.0 * 540) = 58 min -> 60.
+    assert asked[("test", "dcp")] == (6500, 80)
+    assert asked[("test", "cut")] == (6500, 60)
+    assert resources.inference_resources(config, "cut")["gpus"] == 1  # the cut row was sized for a GPU
 
 
 @pytest.mark.slow

@@ -50,10 +50,14 @@ def test_specs_are_tracked_and_execution_is_not(wiring, resolved):
 
 
 def test_inputs_follow_the_run(wiring):
-    trained = wiring.dehaze_inputs(Wildcards(experiment="synthetic", run="cut", seed="2", dataset="synthetic"))
-    assert trained == {"manifest": "R/data/synthetic/manifest.csv", "model": "R/runs/synthetic/cut/seed2/model.pt"}
-    free = wiring.dehaze_inputs(Wildcards(experiment="synthetic", run="dcp", seed="0", dataset="synthetic"))
-    assert free == {"manifest": "R/data/synthetic/manifest.csv"}
+    trained = wiring.test_inputs(Wildcards(experiment="synthetic", run="cut", seed="2"))
+    assert trained == {"manifests": ["R/data/synthetic/manifest.csv"], "model": "R/runs/synthetic/cut/seed2/model.pt"}
+    free = wiring.test_inputs(Wildcards(experiment="synthetic", run="dcp", seed="0"))
+    assert free == {"manifests": ["R/data/synthetic/manifest.csv"]}
+    assert json.loads(wiring.test_sets(Wildcards(experiment="synthetic"))) == [
+        {"dataset": "synthetic", "manifest": "R/data/synthetic/manifest.csv", "protocol": "rgb"}]
+    scored = wiring.evaluate_inputs(Wildcards(experiment="synthetic", run="prog", seed="0"))
+    assert scored["outputs"] == ["R/outputs/synthetic/prog/seed0/synthetic"]
     assert wiring.train_manifest(Wildcards(experiment="synthetic")) == "R/data/synthetic/manifest.csv"
 
 

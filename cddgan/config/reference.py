@@ -58,6 +58,8 @@ def _bounds(node: Mapping[str, Any]) -> str:
     low, high = node.get("minimum"), node.get("maximum")
     if low is not None and high is not None:
         return f" in [{low}, {high}]"
+    if low is not None and "exclusiveMaximum" in node:
+        return f" in [{low}, {node['exclusiveMaximum']})"
     if "exclusiveMinimum" in node:
         return f" > {node['exclusiveMinimum']}"
     return f" ≥ {low}" if low is not None else ""

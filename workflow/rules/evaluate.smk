@@ -1,17 +1,20 @@
-# Score every output image, measure every run's efficiency, and write the tables of this config (with the
-# config snapshot that describes them) from exactly the files its jobs wrote.
+# Score the collected outputs of external runs (method runs are scored by their test job), measure every
+# run's efficiency, and write the tables of this config (with the config snapshot that describes them)
+# from exactly the files its jobs wrote.
 
 
 rule evaluate:
     conda:
         CONDA_ENV
     input:
-        manifest=W.dataset_manifest,
-        outputs=L.outputs("{experiment}", "{run}", "{seed}", "{dataset}"),
+        unpack(W.evaluate_inputs),
     output:
-        L.metrics("{experiment}", "{run}", "{seed}", "{dataset}"),
+        L.metrics("{experiment}", "{run}", "{seed}"),
+    wildcard_constraints:
+        run=plan.alternatives(plan.external_runs(C)),
     params:
-        protocol=lambda w: json.dumps(DATASETS[w.dataset].get("protocol", "rgb")),
+        tests=W.test_sets,
+        outputs=lambda w: L.seed_outputs(w.experiment, w.run, w.seed),
         weights=json.dumps(C["metrics"].get("weights", {})),
     resources:
         **W.resources("light", sized=True),
@@ -21,9 +24,9 @@ rule evaluate:
     benchmark:
         L.job_benchmark("evaluate")
     shell:
-        "python3 -m cddgan evaluate --manifest {input.manifest:q} --outputs {input.outputs:q} --protocol {params.protocol:q}"
-        " --weights {params.weights:q} --experiment {wildcards.experiment:q} --dataset {wildcards.dataset:q}"
-        " --run {wildcards.run:q} --seed {wildcards.seed} --out {output:q} > {log:q} 2>&1"
+        "python3 -m cddgan test --tests {params.tests:q} --outputs {params.outputs:q} --metrics {output:q}"
+        " --weights {params.weights:q} --experiment {wildcards.experiment:q} --run {wildcards.run:q}"
+        " --seed {wildcards.seed} > {log:q} 2>&1"
 
 
 rule efficiency:
