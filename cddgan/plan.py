@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from cddgan.layout import Layout
+from cddgan.layout import TABLES, Layout
 
 Config = Mapping[str, Any]
 
@@ -175,12 +175,14 @@ def efficiency_files(config: Config, layout: Layout) -> list[str]:
 
 
 def aggregate_inputs(config: Config, layout: Layout) -> dict[str, list[str]]:
-    """What the aggregate job reads: per-image metrics, the dehaze output folders (a failed run's reason
-    lives there), loss logs and efficiency records of exactly this config's jobs."""
+    """What the aggregate job reads: per-image metrics, the output folders (a failed run's reason lives
+    there), loss logs, validation curves, run records and efficiency records of exactly this config's jobs."""
     return {
         "metrics": metric_files(config, layout),
         "outputs": output_dirs(config, layout),
         "losses": loss_files(config, layout),
+        "validation": validation_files(config, layout),
+        "run_info": run_info_files(config, layout),
         "efficiency": efficiency_files(config, layout),
     }
 
@@ -194,7 +196,7 @@ def report_inputs(config: Config, layout: Layout) -> dict[str, list[str]]:
     """What the report reads: the tables and their config snapshot (written together), the manifests of
     the test sets and the output folders its visual comparison shows."""
     return {
-        "tables": [layout.table(name) for name in ("scores", "per_image", "failures", "losses", "efficiency")],
+        "tables": [layout.table(name) for name in TABLES],
         "config": [layout.config_snapshot()],
         "manifests": [layout.manifest(d) for d in used_datasets(config)],
         "manifest_info": [layout.manifest_info(d) for d in used_datasets(config)],
@@ -236,6 +238,7 @@ def group_arguments(
         folder = f"{layout.group_dir(experiment, run, seeds)}/seed{seed}"
         parts += ["--spec", spec_json(experiment, run, seed)]
         parts += ["--model", f"{folder}/model.pt", "--losses", f"{folder}/losses.csv"]
+        parts += ["--validation", f"{folder}/validation.csv", "--run-info", f"{folder}/run.json"]
         parts += ["--checkpoint-dir", layout.checkpoints(experiment, run, seed)]
     return parts
 

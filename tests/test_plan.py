@@ -78,9 +78,11 @@ def test_seed_groups_and_their_arguments():
     assert plan.seed_group(c, "gan", 2) == [2] and plan.seed_group(c, "gan", 1) == [0, 1]
     assert plan.seed_group(c, "gan-abl", 0) == [0]
     args = plan.group_arguments(c, Layout.of(c), "x", "gan", "0-1", lambda e, r, s: f"spec-{s}")
-    assert args[:8] == ["--spec", "spec-0", "--model", "res/groups/x/gan/seeds0-1/seed0/model.pt", "--losses",
-                        "res/groups/x/gan/seeds0-1/seed0/losses.csv", "--checkpoint-dir",
-                        "res/checkpoints/x/gan/seed0"]
+    assert args[:12] == ["--spec", "spec-0", "--model", "res/groups/x/gan/seeds0-1/seed0/model.pt", "--losses",
+                         "res/groups/x/gan/seeds0-1/seed0/losses.csv", "--validation",
+                         "res/groups/x/gan/seeds0-1/seed0/validation.csv", "--run-info",
+                         "res/groups/x/gan/seeds0-1/seed0/run.json", "--checkpoint-dir",
+                         "res/checkpoints/x/gan/seed0"]
     assert args.count("--spec") == 2
 
 

@@ -141,18 +141,10 @@ def aggregate(metric_files: Sequence[Path], tables_dir: Path) -> tuple[pd.DataFr
 
 
 def train_files(config: Mapping[str, Any], layout: Layout, key: str) -> list[tuple[plan.TrainJob, str]]:
-    """Each trained seed with its file of kind `key` ("validation": validation.csv, "run_info": run.json).
-
-    Once the workflow declares them as the aggregate job's inputs (`plan.aggregate_inputs` has the key),
-    exactly the declared files, each one required; until then, those of the plan's files that exist (a
-    training job that does not write them yet leaves the tables empty, not the job failed)."""
+    """Each trained seed with its file of kind `key` ("validation": validation.csv, "run_info": run.json),
+    as the workflow declares them (`plan.aggregate_inputs`); each one is required."""
     files = {"validation": plan.validation_files, "run_info": plan.run_info_files}[key](config, layout)
-    pairs = list(zip(plan.train_jobs(config), files, strict=True))
-    declared = plan.aggregate_inputs(config, layout).get(key)
-    if declared is None:
-        return [(job, path) for job, path in pairs if Path(path).is_file()]
-    wanted = set(declared)
-    return [(job, path) for job, path in pairs if path in wanted]
+    return list(zip(plan.train_jobs(config), files, strict=True))
 
 
 def build_tables(config: Mapping[str, Any], layout: Layout) -> dict[str, pd.DataFrame]:

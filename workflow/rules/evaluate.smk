@@ -67,7 +67,7 @@ rule aggregate:
                 if name in ("scores", "comparison")
                 else L.table(name)
             )
-            for name in ("scores", "comparison", "per_image", "failures", "losses", "efficiency")
+            for name in TABLES
         },
         snapshot=update(L.config_snapshot()),
     params:

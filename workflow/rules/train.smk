@@ -17,6 +17,8 @@ rule train:
     output:
         model=L.model("{experiment}", "{run}", "{seed}"),
         losses=L.losses("{experiment}", "{run}", "{seed}"),
+        validation=L.validation("{experiment}", "{run}", "{seed}"),
+        run_info=L.run_info("{experiment}", "{run}", "{seed}"),
     wildcard_constraints:
         run=plan.alternatives(set(plan.trained_runs(C)) - set(GROUPED_RUNS)),
     params:
@@ -33,7 +35,8 @@ rule train:
         L.job_benchmark("train")
     shell:
         "python3 -m cddgan train --spec {params.spec:q} --manifest {input.manifest:q} --model {output.model:q}"
-        " --losses {output.losses:q} --checkpoint-dir {params.checkpoints:q} --record-divergence"
+        " --losses {output.losses:q} --validation {output.validation:q} --run-info {output.run_info:q}"
+        " --checkpoint-dir {params.checkpoints:q} --record-divergence"
         " --execution {params.execution:q} > {log:q} 2>&1"
 
 
@@ -71,10 +74,14 @@ rule train_member:
     output:
         model=L.model("{experiment}", "{run}", "{seed}"),
         losses=L.losses("{experiment}", "{run}", "{seed}"),
+        validation=L.validation("{experiment}", "{run}", "{seed}"),
+        run_info=L.run_info("{experiment}", "{run}", "{seed}"),
     wildcard_constraints:
         run=plan.alternatives(GROUPED_RUNS),
     log:
         L.job_log("train_member"),
     shell:
         "(cp {input:q}/seed{wildcards.seed}/model.pt {output.model:q}"
-        " && cp {input:q}/seed{wildcards.seed}/losses.csv {output.losses:q}) > {log:q} 2>&1"
+        " && cp {input:q}/seed{wildcards.seed}/losses.csv {output.losses:q}"
+        " && cp {input:q}/seed{wildcards.seed}/validation.csv {output.validation:q}"
+        " && cp {input:q}/seed{wildcards.seed}/run.json {output.run_info:q}) > {log:q} 2>&1"
