@@ -20,6 +20,7 @@ from cddgan.cli import main
 from cddgan.data.manifest import read_manifest
 from cddgan.errors import DivergenceError, HarnessError
 from cddgan.modelfile import load_trained
+from cddgan.training import loop as loop_module
 from cddgan.training.loop import Trainer
 from cddgan.training.validation import COLUMNS, Validator
 
@@ -213,6 +214,24 @@ def test_a_nan_output_is_a_divergence(tiny_synthetic):
     trainer.method.translate = lambda hazy: hazy * float("nan")
     with pytest.raises(DivergenceError, match="validation images became NaN"):
         trainer.validator.score(trainer.method, trainer.device, 4)
+
+
+def test_a_model_write_that_fails_leaves_neither_curve_nor_record(tmp_path, tiny_synthetic, monkeypatch):
+    """validation.csv and run.json describe model.pt: they are renamed into place with it or not at all
+    (losses.csv, the log so far, comes first and stands alone)."""
+    model, losses, validation, run_info = outputs(tmp_path, "disk-full")
+    trainer = Trainer(validated(eval_every=2), tiny_synthetic, tmp_path / "ckpt", log=lambda m: None, progress=False)
+
+    def full(path, payload):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(loop_module, "save_payload", full)  # the model file's write; checkpoints still work
+    with pytest.raises(OSError, match="No space"):
+        trainer.run(model, losses, validation, run_info)
+    monkeypatch.undo()
+    assert not model.exists() and not validation.exists() and not run_info.exists()
+    assert list(pd.read_csv(losses)["iteration"])[-1] == 12
+    assert [p.name for p in model.parent.iterdir()] == ["losses.csv"]  # no temporary file left behind
 
 
 def test_model_files_from_before_the_run_record_still_load(tmp_path, tiny_synthetic):

@@ -10,8 +10,8 @@ yet); they are written atomically to a folder the Snakemake rule does not declar
 resumes where it stopped when the rule reruns. A checkpoint made with other settings or other data is
 ignored (and said so), never resumed into a different run.
 
-The outputs are written together, atomically, at the end: losses.csv, validation.csv and run.json (when
-asked for) and model.pt. run.json says what model.pt holds and where it was made: the iterations, the
+The outputs are written atomically at the end: losses.csv, then validation.csv and run.json (when asked
+for) together with model.pt. run.json says what model.pt holds and where it was made: the iterations, the
 selection rule and the selected iteration, the failure if any, the elapsed time and the machine
 (`cddgan.machine.machine_info`).
 """
@@ -376,7 +376,7 @@ class Trainer:
         run_info_out: PathArg | None = None,
         failed: str | None = None,
     ) -> None:
-        """Every output of the run, renamed into place together (model.pt last)."""
+        """losses.csv, then validation.csv, run.json and model.pt renamed into place together (model last)."""
         machine = machine_info(self.device)
         selected, weights = (None, None) if failed else self.selected()
         info = {
@@ -396,11 +396,11 @@ class Trainer:
             selected_iteration=selected,
             machine=machine,
         )
+        with atomic_path(losses_out) as tmp:  # first, and complete on its own (the log so far)
+            pd.DataFrame(self.rows).to_csv(tmp, index=False)
         extra = [(p, kind) for p, kind in ((validation_out, "validation"), (run_info_out, "run_info")) if p]
-        paths = [Path(losses_out), *(Path(p) for p, _ in extra), Path(model_out)]
-        with atomic_paths(paths) as tmps:
-            pd.DataFrame(self.rows).to_csv(tmps[0], index=False)
-            for tmp, (_, kind) in zip(tmps[1:-1], extra, strict=True):
+        with atomic_paths([*(Path(p) for p, _ in extra), Path(model_out)]) as tmps:
+            for tmp, (_, kind) in zip(tmps[:-1], extra, strict=True):
                 if kind == "validation":
                     curve_frame(self.val_rows).to_csv(tmp, index=False)
                 else:
