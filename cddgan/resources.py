@@ -109,6 +109,14 @@ def run_facts(run: Mapping[str, Any]) -> Mapping[str, Any]:
     return cls.facts({**cls.defaults, **(run.get("settings") or {})})
 
 
+def training_cost(run: Mapping[str, Any]) -> float:
+    """Relative compute of one training job of a resolved run (bytes per unit x activation units x
+    iterations): what its wall time scales with on any one device. Orders the jobs (`priority`)."""
+    training = run["training"]
+    per_unit = float(run_facts(run)["bytes_per_unit"])
+    return per_unit * activation_units(run["settings"], training) * int(training["iterations"])
+
+
 def estimate_train(run: Mapping[str, Any], gpus: int) -> dict[str, int]:
     """mem_mb, cpus, runtime (minutes) and gpu_mem_mb of one training job of a resolved run.
 

@@ -167,6 +167,12 @@ class Wiring:
         out["mem_mb"] = lambda w, attempt: int(base["mem_mb"](w, attempt)) * len(w.seeds.split("-"))
         return out
 
+    def train_priority(self, w: Wildcards) -> int:
+        """Longest trainings first (Snakemake runs higher priorities first): the sweep then ends on short
+        jobs that fill the cores, not on one long training that leaves them idle. A relative cost, scaled
+        so that CDD-GAN at the default scale is about 60."""
+        return max(1, round(job_resources.training_cost(self.runs[w.run]) / 1e9))
+
     def threads(self, kind: str) -> Callable[[Wildcards], int]:
         """A rule's `threads:` (the job's CPUs; SLURM's --cpus-per-task)."""
         return job_resources.rule_threads(self.config, kind)

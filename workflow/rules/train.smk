@@ -29,6 +29,7 @@ rule train:
     resources:
         **W.resources("train"),
     threads: W.threads("train")
+    priority: W.train_priority
     log:
         L.job_log("train"),
     benchmark:
@@ -57,6 +58,7 @@ rule train_group:
     resources:
         **W.group_resources(),
     threads: W.threads("train")
+    priority: W.train_priority
     log:
         L.job_log("train_group"),
     benchmark:
