@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from cddgan.data.manifest import val_pairs
 from cddgan.errors import DivergenceError
 from cddgan.training.rng import preserved
 
@@ -29,19 +30,19 @@ COLUMNS = ["iteration", "psnr", "ssim", "n_images"]
 PROTOCOL = "rgb"
 
 
-def val_pairs(frame: pd.DataFrame) -> list[tuple[str, str]]:
-    """(hazy path, clear path) of the val split's hazy images that have ground truth, in manifest order."""
-    val = frame[frame["split"] == "val"]
-    clear = val[val["domain"] == "clear"].drop_duplicates("pair_id").set_index("pair_id")["path"]
-    hazy = val[(val["domain"] == "hazy") & (val["pair_id"] != "")]
-    return [(h, clear[p]) for h, p in zip(hazy["path"], hazy["pair_id"], strict=True) if p in clear.index]
+def scored_pairs(frame: pd.DataFrame) -> list[tuple[str, str]]:
+    """(hazy path, clear path) of the val split's hazy images that have ground truth, in manifest order
+    (`cddgan.data.manifest.val_pairs` joins them)."""
+    pairs = val_pairs(frame)
+    pairs = pairs[pairs["clear_path"] != ""]
+    return list(zip(pairs["path"], pairs["clear_path"], strict=True))
 
 
 class Validator:
     """Scores a method on the first `n_images` val pairs of a manifest (none: `available` is False)."""
 
     def __init__(self, frame: pd.DataFrame, n_images: int) -> None:
-        self.pairs = val_pairs(frame)[: max(0, int(n_images))]
+        self.pairs = scored_pairs(frame)[: max(0, int(n_images))]
         self._images: list[tuple[np.ndarray, np.ndarray]] | None = None
 
     @property
