@@ -50,14 +50,15 @@ def test_specs_are_tracked_and_execution_is_not(wiring, resolved):
 
 
 def test_inputs_follow_the_run(wiring):
+    manifests = ["R/data/synthetic/manifest.csv", "R/data/synthetic-dense/manifest.csv"]  # smoke: a shifted set too
     trained = wiring.test_inputs(Wildcards(experiment="synthetic", run="cut", seed="2"))
-    assert trained == {"manifests": ["R/data/synthetic/manifest.csv"], "model": "R/runs/synthetic/cut/seed2/model.pt"}
+    assert trained == {"manifests": manifests, "model": "R/runs/synthetic/cut/seed2/model.pt"}
     free = wiring.test_inputs(Wildcards(experiment="synthetic", run="dcp", seed="0"))
-    assert free == {"manifests": ["R/data/synthetic/manifest.csv"]}
-    assert json.loads(wiring.test_sets(Wildcards(experiment="synthetic"))) == [
-        {"dataset": "synthetic", "manifest": "R/data/synthetic/manifest.csv", "protocol": "rgb"}]
+    assert free == {"manifests": manifests}
+    assert [t["dataset"] for t in json.loads(wiring.test_sets(Wildcards(experiment="synthetic")))] == [
+        "synthetic", "synthetic-dense"]
     scored = wiring.evaluate_inputs(Wildcards(experiment="synthetic", run="prog", seed="0"))
-    assert scored["outputs"] == ["R/outputs/synthetic/prog/seed0/synthetic"]
+    assert scored["outputs"] == [f"R/outputs/synthetic/prog/seed0/{d}" for d in ("synthetic", "synthetic-dense")]
     assert wiring.train_manifest(Wildcards(experiment="synthetic")) == "R/data/synthetic/manifest.csv"
 
 

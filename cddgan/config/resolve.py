@@ -113,9 +113,13 @@ def resolve(raw: Mapping) -> dict:
     from cddgan.methods import load_plugins  # here: importing the methods imports torch (1.8 s)
 
     load_plugins(config["plugins"])
+    for name, spec in config["datasets"].items():  # the bases first: an error names the key as written
+        if "shift_of" not in spec:
+            check_dataset(name, spec)
     config["datasets"] = expand_shifts(config["datasets"])
     for name, spec in config["datasets"].items():
-        check_dataset(name, spec)
+        if "shift_of" in spec:
+            check_dataset(name, spec)
 
     for name, experiment in config["experiments"].items():
         for role, datasets in (("train", [experiment["train"]]), ("test", experiment["test"])):

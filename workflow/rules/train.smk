@@ -1,9 +1,9 @@
 # Training of trainable runs. Checkpoints live outside the declared outputs, so a killed job resumes.
 #
 # `training.seeds_per_job: 1` (the default): one job per seed (rule train). Above 1, a run's seeds are
-# trained in groups of that size, one process per group (rule train_group: `cddgan train-group`, which on a
-# GPU steps the group's seeds in one CUDA graph with a stream each, docs/benchmarks.md), and rule
-# train_member copies each seed's outputs to where a seed's own job would have written them. Which seeds
+# trained in groups of that size, one process per group (rule train_group: `cddgan train-group`; each seed
+# draws from its own random streams, so it trains what it would alone), and rule train_member copies each
+# seed's outputs to where a seed's own job would have written them. Which seeds
 # share a job, and the group's arguments, come from cddgan.plan (through cddgan.wiring).
 
 GROUPED_RUNS = plan.grouped_runs(C)
