@@ -6,6 +6,12 @@ it; too much and it waits longer in the queue. A GAN's cost grows with the crop,
 them. Precedence, lowest first: this estimate, the config's `resources.train` (or `resources.light`),
 the run's own `resources:`. On the command line `--set-resources train:mem_mb=...` beats all of them.
 
+Where a run computes decides the GPU request: a trained run asks for one GPU per training, test and
+efficiency job unless its `training.device` is `cpu` (config-wide or the run's own), which asks for none
+and is sized for the CPU (`runs_on_cpu`). A `gpus` set in `resources` still wins: a run on the CPU whose
+jobs are told `gpus: 1` gets the GPU it asked for, and its memory and time stay those of the CPU, where it
+computes.
+
 The estimate (constants below; measured on the CPU, peak RSS of `cddgan.training.loop.Trainer`, see
 docs/cluster.md; `bytes_per_unit` is the method's own fact, `cddgan.methods.base.Method.bytes_per_unit`):
 
@@ -117,15 +123,23 @@ def training_cost(run: Mapping[str, Any]) -> float:
     return per_unit * activation_units(run["settings"], training) * int(training["iterations"])
 
 
+def runs_on_cpu(run: Mapping[str, Any]) -> bool:
+    """Whether a resolved run computes on the CPU whatever its jobs are granted: its `training.device`
+    (the config-wide one, or the run's own on top) is `cpu`. `auto` and `cuda[:N]` use a GPU when given one."""
+    return (run.get("training") or {}).get("device") == "cpu"
+
+
 def estimate_train(run: Mapping[str, Any], gpus: int) -> dict[str, int]:
     """mem_mb, cpus, runtime (minutes) and gpu_mem_mb of one training job of a resolved run.
 
-    `gpus` says where the networks live: with 0, activations and Adam state count against host memory
-    and the CPU speed applies.
+    `gpus` says where the networks live: with 0, or on a run whose `training.device` is `cpu` (it
+    computes there even when granted a GPU), activations and Adam state count against host memory and
+    the CPU speed applies.
     """
     if not run.get("trainable") or "training" not in run:
         raise ConfigError(f"run with method {run.get('method')!r} is not trainable; it has no training job")
     training = run["training"]
+    gpus = 0 if runs_on_cpu(run) else gpus
     per_unit = float(run_facts(run)["bytes_per_unit"])
     cost = per_unit * activation_units(run["settings"], training)
     train_mb = FIXED_TRAIN_MB + cost / 2**20
@@ -177,22 +191,27 @@ def train_resources(config: Mapping[str, Any], run: str) -> dict[str, Any]:
     """
     spec = _run(config, run)
     chosen = {**_defaults(config, "train"), **dict(spec.get("resources") or {})}
-    gpus = int(chosen.get("gpus", TRAIN_DEFAULTS["gpus"]))
-    merged = {**TRAIN_DEFAULTS, "gpu_slots": 1 if gpus else 0, **estimate_train(spec, gpus), **chosen}
+    # `training.device: cpu` asks for no GPU (a CPU-only cluster rejects every job that asks for one);
+    # a `gpus` written in the config is kept as written
+    default_gpus = 0 if runs_on_cpu(spec) else TRAIN_DEFAULTS["gpus"]
+    gpus = int(chosen.get("gpus", default_gpus))
+    merged = {**TRAIN_DEFAULTS, "gpus": gpus, "gpu_slots": 1 if gpus else 0, **estimate_train(spec, gpus), **chosen}
     return merged
 
 
 def inference_resources(config: Mapping[str, Any], run: str) -> dict[str, Any]:
     """Dehazing a test set and measuring efficiency: on the run's GPU if it trains on one, else the CPU.
 
-    Efficiency timings are only meaningful on the device the paper reports, hence the GPU request.
+    Efficiency timings are only meaningful on the device the paper reports, hence the GPU request; a run
+    whose `training.device` is `cpu` asks for none (unless its `resources` pin `gpus`) and is sized for
+    the CPU.
     """
     spec = _run(config, run)
     light = light_resources(config)
     if not spec.get("trainable"):
         return {**light, "mem_mb": max(light["mem_mb"], FRAMEWORK_MB["cpu"] + INFERENCE_MB)}
     train = train_resources(config, run)
-    device = "cuda" if train["gpus"] else "cpu"
+    device = "cuda" if train["gpus"] and not runs_on_cpu(spec) else "cpu"
     out = {
         **light,
         "gpus": train["gpus"],
@@ -244,7 +263,7 @@ def sized_by_test_images(
     base = job_resources(config, kind, run)
     framework = FRAMEWORK_MB["cpu"]
     spec = _run(config, run) if kind == "inference" and run else {}
-    on_gpu = bool(base.get("gpus")) and (spec.get("training") or {}).get("device") != "cpu"
+    on_gpu = bool(base.get("gpus")) and not runs_on_cpu(spec)
     if kind == "light":
         mb_per_mp, s_per_mp = EVALUATE_MB_PER_MP, EVALUATE_S_PER_MP
     elif kind == "inference" and on_gpu:
@@ -363,16 +382,21 @@ def summary(config: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m cddgan.resources CONFIG`: print each training job's request (before submitting a sweep)."""
-    from cddgan.config import load
+    """`python -m cddgan.resources CONFIG [MORE.yaml ...]`: print each training job's request (before
+    submitting a sweep). Further files are merged over the first in order, as Snakemake merges several
+    `--configfile`s (e.g. one that says `training: {device: cpu}`)."""
+    from cddgan.config import load, load_yaml, merge
     from cddgan.errors import HarnessError
 
     argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 1:
-        print("usage: python -m cddgan.resources CONFIG.yaml", file=sys.stderr)
+    if not argv or any(arg.startswith("-") for arg in argv):
+        print("usage: python -m cddgan.resources CONFIG.yaml [MORE.yaml ...]", file=sys.stderr)
         return 2
     try:
-        rows = summary(load(argv[0]))
+        overrides: dict[str, Any] = {}
+        for extra in argv[1:]:
+            overrides = merge(overrides, load_yaml(extra))
+        rows = summary(load(argv[0], overrides))
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

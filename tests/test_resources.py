@@ -101,6 +101,119 @@ def test_cpu_only_training_counts_activations_in_host_memory_and_takes_no_gpu_sl
     assert cpu["mem_mb"] == expected
 
 
+DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "config" / "config.yaml"
+
+
+def _default_on_cpu(**changes) -> dict:
+    """config/config.yaml with `training: {device: cpu}` merged in, plus top-level `changes`."""
+    raw = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    raw["training"] = {**raw["training"], "device": "cpu"}
+    raw.update(changes)
+    return cddgan_config.resolve(raw)
+
+
+def test_explicit_cpu_device_sizes_a_job_for_the_cpu_even_with_a_gpu():
+    # the same run as test_cpu_estimate_matches_a_hand_computation, told to train on the CPU: granted a
+    # GPU it still computes on the CPU, so host memory, CPU speed and no GPU memory
+    on_cpu = _run(threads=4, device="cpu")
+    assert resources.runs_on_cpu(on_cpu) and not resources.runs_on_cpu(_run(device="auto"))
+    got = resources.estimate_train(on_cpu, gpus=1)
+    assert (got["mem_mb"], got["runtime"], got["cpus"], got["gpu_mem_mb"]) == (8000, 340, 4, 0)
+    # threads unset: 4 CPUs, as for any CPU training (2 on a GPU)
+    assert resources.estimate_train(_run(device="cpu"), gpus=1)["cpus"] == 4
+
+
+def _wildcards(run: str):
+    return type("W", (), {"run": run, "seeds": "0-1"})()
+
+
+def test_device_cpu_alone_asks_no_gpu_for_any_job_of_the_run():
+    """config/config.yaml with `training.device: cpu`: the numbers docs/cluster.md quotes for CPU nodes."""
+    config = _default_on_cpu()
+    # cddgan: units = 1 * 64^2 * 16 * (4 + 20) = 1,572,864; cost = 40 B/unit * units = 62,914,560 B = 60 MiB
+    # host = 1000 + 2048 + 300 + 60 = 3408 MB; * 1.25 = 4260 -> 4500
+    # s/it = 0.02 + 62,914,560 * 40 s / (25 * 256^2 * 64 * 29) / 1 thread = 0.8476; (120 + 1000 * 0.8476) * 2
+    # / 60 = 32.3 min -> 35
+    cddgan = resources.train_resources(config, "cddgan")
+    assert {k: cddgan[k] for k in ("gpus", "gpu_slots", "cpus", "mem_mb", "runtime", "gpu_mem_mb")} == {
+        "gpus": 0, "gpu_slots": 0, "cpus": 1, "mem_mb": 4500, "runtime": 35, "gpu_mem_mb": 0}
+    # cyclegan: 25 B/unit: 37.5 MiB; 1.25 * (3048 + 337.5) -> 4500; s/it = 0.02 + 0.5172; 657 s * 2 -> 25 min
+    # cut and fastcut: 20 B/unit -> 20 min; negcut: 30 B/unit -> 30 min
+    asked = {run: _pick(resources.train_resources(config, run)) for run in ("cyclegan", "cut", "fastcut", "negcut")}
+    assert asked == {"cyclegan": (4500, 25), "cut": (4500, 20), "fastcut": (4500, 20), "negcut": (4500, 30)}
+    # the same run with `device: auto` asks for a GPU: 1.25 * (3000 + 2048) -> 6500 MB, the 10 min floor
+    gpu = resources.train_resources(cddgan_config.load(DEFAULT_CONFIG), "cddgan")
+    assert (gpu["gpus"], gpu["gpu_slots"], gpu["mem_mb"], gpu["runtime"]) == (1, 1, 6500, 10)
+    # test and efficiency jobs: on the CPU, 1.25 * (1000 + 2000) = 3750 -> 4000 MB
+    test = resources.inference_resources(config, "cddgan")
+    assert (test["gpus"], test["gpu_slots"], test["mem_mb"], test["runtime"]) == (0, 0, 4000, 60)
+    # the rules' callables: train, train_group (two seeds), efficiency and the sized test job
+    from cddgan.layout import Layout
+    from cddgan.wiring import Wiring
+
+    w = _wildcards("cddgan")
+    sized = type("I", (), {"manifests": []})()  # no sidecar figures: the fixed figures apply
+    for kind, rule in [
+        ("train", resources.rule_resources(config, "train")),
+        ("train_group", Wiring(config, Layout.of(config)).group_resources()),
+        ("efficiency", resources.rule_resources(config, "inference")),
+        ("test", resources.rule_resources(config, "inference", sized=True)),
+    ]:
+        assert (rule["gpu"](w), rule["gpu_slots"](w)) == (0, 0), kind
+    assert Wiring(config, Layout.of(config)).group_resources()["mem_mb"](w, 1) == 2 * 4500
+    test_rule = resources.rule_resources(config, "inference", sized=True)
+    # a test job of 40 + 5 * 40 images of 96 px (0.0092 MP each): the CPU floors, no GPU
+    assert (test_rule["mem_mb"](w, sized, 1), test_rule["runtime"](w, sized)) == (4000, 60)
+    mp = 96 * 96 / 1e6
+    sized_test = resources.sized_by_test_images(config, "inference", "cddgan", mp, 240 * mp, scored=True)
+    assert (sized_test["gpus"], sized_test["gpu_slots"], _pick(sized_test)) == (0, 0, (4000, 60))
+    # training-free runs never asked for a GPU
+    assert resources.inference_resources(config, "dcp")["gpus"] == 0
+
+
+def test_a_runs_own_device_decides_for_its_jobs():
+    raw = yaml.safe_load(SMOKE.read_text())
+    raw["runs"]["cut"]["training"] = {"device": "cpu"}
+    config = cddgan_config.resolve(raw)
+    # smoke cut: units = 32^2 * 8 * (2 + 20) = 180,224; 20 B/unit = 3.4 MiB; 1.25 * (3048 + 303.4) -> 4500;
+    # s/it = 0.02 + 3,604,480 * 40 / 3,040,870,400 = 0.0674; (120 + 16 * 0.0674) * 2 / 60 = 4.04 -> 10 (floor)
+    cut, cyclegan = resources.train_resources(config, "cut"), resources.train_resources(config, "cyclegan")
+    assert (cut["gpus"], cut["gpu_slots"], cut["mem_mb"], cut["runtime"], cut["gpu_mem_mb"]) == (0, 0, 4500, 10, 0)
+    assert (cyclegan["gpus"], cyclegan["gpu_slots"], cyclegan["mem_mb"]) == (1, 1, 6500)
+    assert resources.inference_resources(config, "cut")["gpus"] == 0
+    assert resources.inference_resources(config, "cyclegan")["gpus"] == 1
+    # the other way round: the config says cpu, one run says cuda
+    raw = yaml.safe_load(SMOKE.read_text())
+    raw["training"] = {**raw["training"], "device": "cpu"}
+    raw["runs"]["cut"]["training"] = {"device": "cuda"}
+    config = cddgan_config.resolve(raw)
+    assert resources.train_resources(config, "cut")["gpus"] == 1
+    assert resources.train_resources(config, "cyclegan")["gpus"] == 0
+
+
+@pytest.mark.parametrize("where", ["config", "run"])
+def test_an_explicit_gpu_request_wins_over_device_cpu(where):
+    """`device: cpu` plus `gpus: 1` written by hand: the job gets the GPU it asked for (the user wrote it),
+    and is sized for the CPU, where it computes."""
+    raw = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    raw["training"] = {**raw["training"], "device": "cpu"}
+    if where == "config":
+        raw["resources"] = {"train": {"gpus": 1}}
+    else:
+        raw["runs"]["cddgan"]["resources"] = {"gpus": 1}
+    config = cddgan_config.resolve(raw)
+    train = resources.train_resources(config, "cddgan")
+    assert (train["gpus"], train["gpu_slots"], train["mem_mb"], train["runtime"], train["gpu_mem_mb"]) == (
+        1, 1, 4500, 35, 0)
+    test = resources.inference_resources(config, "cddgan")
+    assert (test["gpus"], test["gpu_slots"], test["mem_mb"]) == (1, 1, 4000)
+    # and `gpus: 0` by hand still means the CPU under `device: auto` (the old way, unchanged)
+    raw = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    raw["resources"] = {"train": {"gpus": 0}}
+    old_way = resources.train_resources(cddgan_config.resolve(raw), "cddgan")
+    assert old_way == resources.train_resources(_default_on_cpu(), "cddgan")
+
+
 def test_inference_follows_the_run_light_jobs_ask_for_little():
     config = _config()
     assert resources.inference_resources(config, "cyclegan")["gpus"] == 1
@@ -161,9 +274,10 @@ def test_test_images_size_the_dehaze_and_evaluate_jobs():
         resources.inference_resources(gpu, "cut")["mem_mb"], 60)
     # small images never lower the fixed figures
     assert resources.sized_by_test_images(cpu, "light", None, 0.01, 0.3) == resources.light_resources(cpu)
-    # a run pinned to the CPU dehazes there even where the config asks its jobs for a GPU
+    # a run pinned to the CPU dehazes there even where the config asks its jobs for a GPU (now only by
+    # writing `gpus: 1`: `device: cpu` alone asks for none, test_device_cpu_alone_asks_no_gpu_...)
     raw_pinned = copy.deepcopy(raw)
-    raw_pinned["resources"] = {}
+    raw_pinned["resources"] = {"train": {"gpus": 1}}
     raw_pinned["runs"]["cut"]["training"] = {"device": "cpu"}
     pinned = cddgan_config.resolve(raw_pinned)
     assert resources.inference_resources(pinned, "cut")["gpus"] == 1
@@ -225,4 +339,11 @@ def test_summary_command_lists_training_jobs(capsys, tmp_path):
     assert sorted(line.split("\t")[0] for line in lines[1:]) == ["cut", "cyclegan"]
     assert resources.main([str(tmp_path / "missing.yaml")]) == 1
     assert "config file not found" in capsys.readouterr().err
+    # further files are merged over the first, as Snakemake merges several --configfile
+    cpu = tmp_path / "cpu.yaml"
+    cpu.write_text("training: {device: cpu}\n")
+    assert resources.main([str(SMOKE), str(cpu)]) == 0
+    rows = [line.split("\t") for line in capsys.readouterr().out.splitlines()[1:]]
+    assert {(row[0], row[1], row[2]) for row in rows} == {("cut", "0", "0"), ("cyclegan", "0", "0")}
+    assert resources.main([]) == 2
 
