@@ -305,6 +305,12 @@ def cmd_methods(args: argparse.Namespace) -> None:
         print(f"{name:12s} {kind:13s} {doc}")
 
 
+def cmd_datasets(args: argparse.Namespace) -> None:
+    from cddgan.data.adapters.reference import render
+
+    sys.stdout.write(render(args.name))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cddgan", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -433,6 +439,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("methods", help="list the registered methods")
     p.set_defaults(func=cmd_methods)
+
+    p = sub.add_parser(
+        "datasets",
+        help="the dataset adapters: what each reads, its folder tree, keys, splits and an example entry "
+        "(docs/datasets.md)",
+    )
+    p.add_argument("name", nargs="?", default=None, help="one adapter (e.g. o-haze); all of them without it")
+    p.set_defaults(func=cmd_datasets)
     return parser
 
 

@@ -90,19 +90,71 @@ class Found:
 
 
 @dataclass(frozen=True)
+class Option:
+    """One spec key an adapter adds, as docs/datasets.md shows it: its type, default and meaning in words.
+
+    A key the config schema describes (`datasets.<name>` properties in cddgan/schemas/config.schema.yaml,
+    e.g. the synthetic generator's `n_val`) leaves all three empty: the reference reads them from there.
+    """
+
+    key: str
+    type: str = ""
+    default: str = ""
+    meaning: str = ""
+
+
+@dataclass(frozen=True)
+class Example:
+    """A config entry docs/datasets.md shows for an adapter, and the manifest splits it builds.
+
+    `spec['root']` is a placeholder path; tests/test_datasets_reference.py points it at the adapter's fake
+    tree (tests/fake_trees.py), builds the manifest and checks that it has exactly `splits`.
+    """
+
+    name: str
+    spec: Mapping[str, Any]
+    splits: tuple[str, ...]
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class Adapter:
-    """A registry entry: the function that reads a tree, the spec keys it adds, and what the root holds."""
+    """A registry entry: the function that reads a tree, the spec keys it adds, what the root holds, and
+    what docs/datasets.md says about it (`python -m cddgan.data.adapters.reference` renders these fields).
+
+    - `source`: what it reads: the public dataset, its version, paper and download page (Markdown).
+    - `tree`: example paths under the root, as the dataset names them; a path ending in `/` is a folder,
+      one ending in `/...` (or just `...`) stands for more files, and text after two spaces is a note on
+      that entry (accepted variants, what the names encode).
+    - `options`: the adapter's own keys (exactly `keys`), described.
+    - `examples`: config entries and the splits each builds; shown together under one `datasets:`.
+    - `common`: the keys shared with other adapters that it accepts (COMMON_KEYS for every file adapter).
+    - `notes`: anything else a user must know, one paragraph (Markdown).
+    """
 
     name: str
     find: Callable[[Context], Found] | None
     keys: frozenset[str] = frozenset()
     root_hint: str = ""
     doc: str = ""
+    source: str = ""
+    tree: tuple[str, ...] = ()
+    options: tuple[Option, ...] = ()
+    examples: tuple[Example, ...] = ()
+    common: frozenset[str] = COMMON_KEYS
+    notes: str = ""
+
+    def __post_init__(self) -> None:
+        documented = {o.key for o in self.options}
+        if self.options and documented != set(self.keys):
+            raise ValueError(
+                f"adapter {self.name!r}: options describe {sorted(documented)} but its keys are {sorted(self.keys)}"
+            )
 
     @property
     def allowed_keys(self) -> list[str]:
         """Every key a spec for this adapter may contain, sorted for messages."""
-        return sorted(COMMON_KEYS | self.keys)
+        return sorted(self.common | self.keys)
 
 
 def row(

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from cddgan.data.adapters.base import Context, Found, row
+from cddgan.data.adapters.base import Adapter, Context, Example, Found, row
 from cddgan.data.adapters.scan import (
     by_stem,
     child_dir,
@@ -151,3 +151,104 @@ def find_nh_haze(ctx: Context) -> Found:
 def find_dense_haze(ctx: Context) -> Found:
     """Dense-Haze: `hazy/01_hazy.png` + `GT/01_GT.png` (33 or 55 pairs), flat accepted too."""
     return find_ntire(ctx, DENSE_HAZE)
+
+
+_FLAT = "or both sides in one folder; or either inside one sub-folder of root"
+I_HAZE_ADAPTER = Adapter(
+    "i-haze",
+    find_i_haze,
+    frozenset(),
+    "'# I-HAZY NTIRE 2018' (or the folder itself)",
+    source=(
+        "I-HAZE (NTIRE 2018 dehazing challenge, indoor track): 35 pairs of real indoor photographs with haze "
+        "from a haze machine and without, several megapixels each. Ancuti et al., \"I-HAZE: a dehazing "
+        "benchmark with real hazy and haze-free indoor images\", ACIVS 2018; "
+        "<https://data.vision.ee.ethz.ch/cvl/ntire18//i-haze/>."
+    ),
+    tree=(
+        f"{I_HAZE.archive_folder}/  the folder the archive unpacks to ('#' and spaces as they are); root may "
+        "also be this folder",
+        f"{I_HAZE.archive_folder}/hazy/  any case",
+        f"{I_HAZE.archive_folder}/hazy/01_indoor_hazy.jpg",
+        f"{I_HAZE.archive_folder}/hazy/02_indoor_hazy.jpg",
+        f"{I_HAZE.archive_folder}/hazy/...",
+        f"{I_HAZE.archive_folder}/GT/  any case; {_FLAT}",
+        f"{I_HAZE.archive_folder}/GT/01_indoor_GT.jpg",
+        f"{I_HAZE.archive_folder}/GT/02_indoor_GT.jpg",
+        f"{I_HAZE.archive_folder}/GT/...",
+    ),
+    examples=(
+        Example("i-haze", {"adapter": "i-haze", "root": "data/I-HAZE", "test_max_side": 1024}, ("test",),
+                "scored at most 1024 px a side (docs/protocol.md, \"Test image size\"); omit for full size"),
+    ),
+)
+O_HAZE_ADAPTER = Adapter(
+    "o-haze",
+    find_o_haze,
+    frozenset(),
+    "'# O-HAZY NTIRE 2018' (or the folder itself)",
+    source=(
+        "O-HAZE (NTIRE 2018 dehazing challenge, outdoor track): 45 pairs of real outdoor photographs with "
+        "haze from a haze machine and without, several megapixels each. Ancuti et al., \"O-HAZE: a dehazing "
+        "benchmark with real hazy and haze-free outdoor images\", CVPR Workshops (NTIRE) 2018; "
+        "<https://data.vision.ee.ethz.ch/cvl/ntire18//o-haze/>."
+    ),
+    tree=(
+        f"{O_HAZE.archive_folder}/  the folder the archive unpacks to; root may also be this folder",
+        f"{O_HAZE.archive_folder}/hazy/  any case",
+        f"{O_HAZE.archive_folder}/hazy/01_outdoor_hazy.jpg",
+        f"{O_HAZE.archive_folder}/hazy/02_outdoor_hazy.JPG  endings in either case",
+        f"{O_HAZE.archive_folder}/hazy/...",
+        f"{O_HAZE.archive_folder}/GT/  any case; {_FLAT}",
+        f"{O_HAZE.archive_folder}/GT/01_outdoor_GT.jpg",
+        f"{O_HAZE.archive_folder}/GT/02_outdoor_GT.JPG",
+        f"{O_HAZE.archive_folder}/GT/...",
+    ),
+    examples=(
+        Example("o-haze", {"adapter": "o-haze", "root": "data/O-HAZE", "test_max_side": 1024}, ("test",),
+                "scored at most 1024 px a side; omit for full size"),
+    ),
+)
+NH_HAZE_ADAPTER = Adapter(
+    "nh-haze",
+    find_nh_haze,
+    frozenset(),
+    "NH-HAZE's *_hazy.png and *_GT.png (flat or hazy/ + GT/)",
+    source=(
+        "NH-HAZE (NTIRE 2020 non-homogeneous dehazing challenge): 55 pairs of real outdoor photographs with "
+        "non-homogeneous haze from a haze machine and without. Ancuti, Ancuti and Timofte, \"NH-HAZE: an "
+        "image dehazing benchmark with non-homogeneous hazy and haze-free images\", CVPR Workshops (NTIRE) "
+        "2020; <https://data.vision.ee.ethz.ch/cvl/ntire20/nh-haze/> (`NH-HAZE.zip`)."
+    ),
+    tree=(
+        "01_hazy.png",
+        "01_GT.png",
+        "02_hazy.png",
+        "02_GT.png",
+        "...  or in hazy/ + GT/ (any case); or inside one sub-folder of root (e.g. NH-HAZE/)",
+    ),
+    examples=(Example("nh-haze", {"adapter": "nh-haze", "root": "data/NH-HAZE"}, ("test",)),),
+)
+DENSE_HAZE_ADAPTER = Adapter(
+    "dense-haze",
+    find_dense_haze,
+    frozenset(),
+    "hazy/ and GT/ of Dense-Haze",
+    source=(
+        "Dense-Haze (NTIRE 2019 dehazing challenge): pairs of real outdoor photographs with dense haze from a "
+        "haze machine and without: 33 in the paper, 55 in the challenge's release (`Dense_Haze_NTIRE19.zip`). "
+        "Ancuti et al., \"Dense-Haze: a benchmark for image dehazing with dense-haze and haze-free images\", "
+        "ICIP 2019; <https://data.vision.ee.ethz.ch/cvl/ntire19//dense-haze/>."
+    ),
+    tree=(
+        "hazy/  any case",
+        "hazy/01_hazy.png",
+        "hazy/02_hazy.png",
+        "hazy/...",
+        f"GT/  any case; {_FLAT}",
+        "GT/01_GT.png",
+        "GT/02_GT.png",
+        "GT/...",
+    ),
+    examples=(Example("dense-haze", {"adapter": "dense-haze", "root": "data/Dense-Haze"}, ("test",)),),
+)

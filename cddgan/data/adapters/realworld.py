@@ -6,11 +6,21 @@ with no-reference metrics only.
 
 from __future__ import annotations
 
-from cddgan.data.adapters.base import Context, Found, row
+from cddgan.data.adapters.base import Adapter, Context, Example, Found, Option, row
 from cddgan.data.adapters.scan import by_stem, child_dir, layout_error, list_images, require_images
 from cddgan.data.adapters.validate import check_orphans
 
-HSTS_KEYS = frozenset({"subset"})
+SUBSETS = ("synthetic", "real")  # the first is the default
+HSTS_OPTIONS = (
+    Option(
+        "subset",
+        "`synthetic` or `real`",
+        f"`{SUBSETS[0]}`",
+        "synthetic: the synthetic hazy images, each paired with its clear original (full-reference metrics); "
+        "real: the real-world hazy photographs, which have no ground truth (no-reference metrics only).",
+    ),
+)
+HSTS_KEYS = frozenset(o.key for o in HSTS_OPTIONS)
 REAL_NAMES = ("real-world", "real_world", "realworld", "real")
 
 
@@ -22,7 +32,7 @@ def find_hsts(ctx: Context) -> Found:
     """HSTS: `synthetic/synthetic/*.jpg` paired by name with `synthetic/original/*.jpg` (subset 'synthetic',
     the default), or `real-world/*` without ground truth (subset 'real').
     """
-    subset = ctx.choice("subset", ("synthetic", "real"), "synthetic")
+    subset = ctx.choice("subset", SUBSETS, SUBSETS[0])
     expected = [
         "synthetic/synthetic/*.jpg + synthetic/original/*.jpg (root = the HSTS folder)",
         "synthetic/*.jpg + original/*.jpg (root = the outer synthetic folder)",
@@ -63,3 +73,60 @@ def find_rtts(ctx: Context) -> Found:
     paths = require_images(list_images(folder), folder)
     by_stem(paths, str(folder))
     return Found(_unpaired_test(paths), f"{folder.name}/")
+
+
+HSTS = Adapter(
+    "hsts",
+    find_hsts,
+    HSTS_KEYS,
+    "synthetic/ and real-world/ of HSTS",
+    source=(
+        "RESIDE's HSTS (Hybrid Subjective Testing Set, part of RESIDE-Standard): 10 synthetic outdoor hazy "
+        "images with their clear originals and 10 real-world hazy photographs. Li et al., \"Benchmarking "
+        "Single-Image Dehazing and Beyond\", IEEE TIP 28(1), 2019; "
+        "<https://sites.google.com/view/reside-dehaze-datasets>."
+    ),
+    tree=(
+        "synthetic/  root may also be this outer synthetic/ folder",
+        "synthetic/synthetic/  hazy images",
+        "synthetic/synthetic/0586.jpg",
+        "synthetic/synthetic/0623.jpg",
+        "synthetic/synthetic/...",
+        "synthetic/original/  their clear originals, with the same names",
+        "synthetic/original/0586.jpg",
+        "synthetic/original/0623.jpg",
+        "synthetic/original/...",
+        "real-world/  subset real; also real_world/, realworld/ or real/ (any case)",
+        "real-world/1.jpg",
+        "real-world/2.jpg",
+        "real-world/...",
+    ),
+    options=HSTS_OPTIONS,
+    examples=(
+        Example("hsts", {"adapter": "hsts", "root": "data/RESIDE/HSTS", "subset": "synthetic"}, ("test",),
+                "the synthetic pairs: PSNR, SSIM, CIEDE2000 and FADE"),
+        Example("hsts-real", {"adapter": "hsts", "root": "data/RESIDE/HSTS", "subset": "real"}, ("test",),
+                "the real-world photographs: FADE only (no ground truth)"),
+    ),
+)
+RTTS = Adapter(
+    "rtts",
+    find_rtts,
+    frozenset(),
+    "JPEGImages/ of RTTS",
+    source=(
+        "RESIDE's RTTS (Real-world Task-driven Testing Set, part of RESIDE-β): 4,322 real hazy photographs "
+        "with object boxes in Pascal VOC layout; no ground truth, so only the no-reference metrics (FADE) "
+        "score it. Li et al., IEEE TIP 2019; <https://sites.google.com/view/reside-dehaze-datasets>."
+    ),
+    tree=(
+        "JPEGImages/  any case",
+        "JPEGImages/AM_Bing_211.png  .jpg accepted too",
+        "JPEGImages/AM_Bing_212.png",
+        "JPEGImages/...",
+        "Annotations/  not read",
+        "Annotations/AM_Bing_211.xml",
+        "Annotations/...",
+    ),
+    examples=(Example("rtts", {"adapter": "rtts", "root": "data/RESIDE/RTTS"}, ("test",)),),
+)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from cddgan.data.adapters.base import Context, Found, row
+from cddgan.data.adapters.base import Adapter, Context, Example, Found, row
 from cddgan.data.adapters.scan import (
     by_stem,
     child_dir,
@@ -22,7 +22,7 @@ from cddgan.data.adapters.scan import (
     natural_key,
     require_images,
 )
-from cddgan.data.adapters.unpaired import HazeParams
+from cddgan.data.adapters.unpaired import UNPAIRED_KEYS, UNPAIRED_OPTIONS, HazeParams
 from cddgan.data.adapters.validate import check_orphans
 from cddgan.errors import DatasetError
 
@@ -138,3 +138,115 @@ def find_sots_indoor(ctx: Context) -> Found:
 def find_sots_outdoor(ctx: Context) -> Found:
     """SOTS-outdoor: `hazy/0001_0.8_0.2.jpg` (id_A_beta) -> `gt/0001.png` (or `clear/`)."""
     return _test(ctx, "sots-outdoor", "hazy/0001_0.8_0.2.jpg -> gt/0001.png", airlight_beta, crop_gt=False)
+
+
+_RESIDE = "Li et al., \"Benchmarking Single-Image Dehazing and Beyond\", IEEE TIP 28(1), 2019; " \
+    "<https://sites.google.com/view/reside-dehaze-datasets>"
+_UNPAIRED = (
+    "Read as pairs, then made unpaired by scene (`cddgan.data.adapters.unpaired`): each scene's images go "
+    "to the clear side or to the hazy side, never both, so no method sees a hazy image with its own source. "
+    "The val split (pairs of scenes that leave training) is carved out first."
+)
+ITS = Adapter(
+    "reside-its",
+    find_its,
+    UNPAIRED_KEYS,
+    "hazy/ (or haze/) and clear/ of RESIDE ITS",
+    source=(
+        "RESIDE ITS (Indoor Training Set, RESIDE-Standard): 13,990 hazy images rendered from 1,399 clear "
+        f"indoor images (NYU Depth V2, Middlebury), 10 per clear image. {_RESIDE}."
+    ),
+    tree=(
+        "hazy/  or haze/ (any case)",
+        "hazy/1_1_0.90179.png  <clear id>_<index>_<x> (x is not documented: beta and airlight stay empty)",
+        "hazy/1_2_0.97842.png",
+        "hazy/2_1_0.80425.png",
+        "hazy/...",
+        "clear/  or gt/ (any case)",
+        "clear/1.png",
+        "clear/2.png",
+        "clear/...",
+    ),
+    options=UNPAIRED_OPTIONS,
+    examples=(
+        Example("its", {"adapter": "reside-its", "root": "data/RESIDE/ITS", "clear_fraction": 0.5, "seed": 0},
+                ("train", "val"), "half the scenes on each side; val as val_fraction and val_max say"),
+    ),
+    notes=_UNPAIRED,
+)
+OTS = Adapter(
+    "reside-ots",
+    find_ots,
+    UNPAIRED_KEYS,
+    "hazy/ (or haze/, sub-folders allowed) and clear/ of RESIDE OTS",
+    source=(
+        "RESIDE OTS (Outdoor Training Set, RESIDE-β): 72,135 hazy images rendered from 2,061 clear outdoor "
+        f"images, 35 per clear image, with its airlight and beta in its name. {_RESIDE}."
+    ),
+    tree=(
+        "hazy/  or haze/ (any case); images may sit in sub-folders",
+        "hazy/part1/  e.g. the parts of the download",
+        "hazy/part1/0005_0.8_0.04.jpg  <clear id>_<airlight>_<beta>: both recorded in the manifest",
+        "hazy/part1/0005_1_0.2.jpg",
+        "hazy/part1/0008_0.9_0.08.jpg",
+        "hazy/part1/...",
+        "clear/  or gt/ (any case)",
+        "clear/0005.jpg",
+        "clear/0008.jpg",
+        "clear/...",
+    ),
+    options=UNPAIRED_OPTIONS,
+    examples=(
+        Example("ots", {"adapter": "reside-ots", "root": "data/RESIDE/OTS", "hazy_per_scene": 5, "seed": 0},
+                ("train", "val"), "at most 5 of the 35 hazy versions of each hazy-side scene"),
+    ),
+    notes=_UNPAIRED,
+)
+SOTS_INDOOR = Adapter(
+    "sots-indoor",
+    find_sots_indoor,
+    frozenset(),
+    "hazy/ and gt/ (or clear/) of SOTS indoor",
+    source=(
+        "RESIDE SOTS indoor (Synthetic Objective Testing Set, RESIDE-Standard): 500 hazy images rendered from "
+        f"50 clear indoor images (NYU Depth V2), 10 per clear image. {_RESIDE}."
+    ),
+    tree=(
+        "hazy/  or haze/ (any case)",
+        "hazy/1400_1.png  <ground-truth id>_<index>",
+        "hazy/1400_2.png",
+        "hazy/...",
+        "gt/  or clear/ (any case)",
+        "gt/1400.png  640x480 with a white border around the 620x460 hazy view: centre-cropped to it",
+        "gt/...",
+    ),
+    examples=(Example("sots-indoor", {"adapter": "sots-indoor", "root": "data/RESIDE/SOTS/indoor"}, ("test",)),),
+    notes=(
+        "Ground truth larger than its hazy images is centre-cropped to their size once, into PNG copies under "
+        "`results/data/<dataset>/gt_cropped/`; the originals are never modified."
+    ),
+)
+SOTS_OUTDOOR = Adapter(
+    "sots-outdoor",
+    find_sots_outdoor,
+    frozenset(),
+    "hazy/ and gt/ (or clear/) of SOTS outdoor",
+    source=(
+        "RESIDE SOTS outdoor (Synthetic Objective Testing Set, RESIDE-Standard): 500 hazy outdoor images, "
+        f"each with its clear image. {_RESIDE}."
+    ),
+    tree=(
+        "hazy/  or haze/ (any case)",
+        "hazy/0001_0.8_0.2.jpg  <ground-truth id>_<airlight>_<beta>: both recorded in the manifest",
+        "hazy/0002_0.8_0.08.jpg",
+        "hazy/...",
+        "gt/  or clear/ (any case)",
+        "gt/0001.png",
+        "gt/0002.png",
+        "gt/...",
+    ),
+    examples=(
+        Example("sots-outdoor", {"adapter": "sots-outdoor", "root": "data/RESIDE/SOTS/outdoor", "protocol": "rgb"},
+                ("test",)),
+    ),
+)

@@ -13,11 +13,50 @@ from typing import Any
 
 import numpy as np
 
-from cddgan.data.adapters.base import Context, Found, row
+from cddgan.data.adapters.base import Context, Found, Option, row
 from cddgan.data.adapters.scan import natural_key, natural_sorted
 from cddgan.errors import DatasetError
 
-UNPAIRED_KEYS = frozenset({"n_clear", "n_hazy", "clear_fraction", "hazy_per_scene", "seed"})
+CLEAR_FRACTION = 0.5  # the default share of scenes on the clear side
+UNPAIRED_OPTIONS = (
+    Option(
+        "clear_fraction",
+        "number in (0, 1)",
+        f"`{CLEAR_FRACTION}`",
+        "Share of the scenes (a clear image and its hazy versions) that go to the clear side: their clear "
+        "image is trained on and their hazy images are dropped; the other scenes give their hazy images "
+        "and drop their clear one. At least one scene goes to each side.",
+    ),
+    Option(
+        "hazy_per_scene",
+        "integer ≥ 1 or null",
+        "`null`",
+        "Keep at most this many hazy images per hazy-side scene (drawn with `seed`); null keeps all of them "
+        "(10 per scene in ITS, 35 in OTS).",
+    ),
+    Option(
+        "n_clear",
+        "integer ≥ 1 or null",
+        "`null`",
+        "Keep at most this many clear training images (drawn with `seed`); null keeps all; more than there "
+        "are keeps all, with a warning.",
+    ),
+    Option(
+        "n_hazy",
+        "integer ≥ 1 or null",
+        "`null`",
+        "Keep at most this many hazy training images (drawn with `seed`, after `hazy_per_scene`); null keeps "
+        "all; more than there are keeps all, with a warning.",
+    ),
+    Option(
+        "seed",
+        "integer ≥ 0 or null",
+        "`0`",
+        "Seed of the scene split and of the draws above, each with a stream of its own (changing `n_clear` "
+        "leaves the hazy side as it was); null means 0.",
+    ),
+)
+UNPAIRED_KEYS = frozenset(o.key for o in UNPAIRED_OPTIONS)
 
 HazeParams = Callable[[Path], tuple[float | str, float | str]]
 
@@ -62,7 +101,7 @@ def split_scenes(
     n_clear = ctx.optional_int("n_clear")
     n_hazy = ctx.optional_int("n_hazy")
     per_scene = ctx.optional_int("hazy_per_scene")
-    fraction = ctx.fraction("clear_fraction", 0.5)
+    fraction = ctx.fraction("clear_fraction", CLEAR_FRACTION)
     seed = ctx.optional_int("seed", 0, minimum=0) or 0
     scenes = sorted(clear_by_scene, key=natural_key)
     if len(scenes) < 2:
