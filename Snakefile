@@ -42,3 +42,15 @@ rule all:
         L.report_index(),
         L.table("comparison"),
     default_target: True
+
+
+# A failing external program is a result (its run is FAILED in the tables and the report, the sweep goes
+# on), but the workflow exits non-zero at the end so a script notices; a diverged GAN is a result too and
+# does not (docs/reliability.md).
+onsuccess:
+    from cddgan.report.results import failed_external_runs
+
+    _failed = failed_external_runs(C, L)
+    if _failed:
+        sys.stderr.write("\n" + "\n".join(_failed) + "\n\n")
+        raise SystemExit(1)

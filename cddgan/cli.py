@@ -60,6 +60,20 @@ def _execution(args: argparse.Namespace) -> dict:
     return execution
 
 
+DESCRIBE_HELP = (
+    'facts of the run for model.pt\'s description, as JSON: {"config_digest": "...", "dataset": "<training '
+    'dataset>", "protocol": "<its metric protocol name>" or {...}} (every key optional); untracked like --execution, '
+    "so that it never retrains a run"
+)
+
+
+def _describe(args: argparse.Namespace) -> dict:
+    """The `--describe` JSON (cddgan.modelfile.DESCRIBE_KEYS), checked."""
+    from cddgan.modelfile import check_describe
+
+    return check_describe(_json(args.describe, "--describe")) if args.describe else {}
+
+
 def _record_divergence(trainer: Trainer, exc: Exception, outputs: Sequence[str | None], who: str) -> None:
     """A diverged run is a result: its model file (and run.json) says FAILED and why (the dehaze step then
     leaves the reason in the run's output folder, where the tables and the report find it); the sweep goes
@@ -78,6 +92,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         args.checkpoint_dir,
         progress=not args.quiet,
         execution=_execution(args),
+        about=_describe(args),
     )
     outputs = (args.model, args.losses, args.validation, args.run_info)
     try:
@@ -104,7 +119,10 @@ def cmd_train_group(args: argparse.Namespace) -> None:
     outputs = list(zip(args.model, args.losses, validation, run_info, strict=True))
     for path in [*args.model, *args.losses, *filter(None, validation), *filter(None, run_info)]:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    group = GroupTrainer(specs, args.manifest, args.checkpoint_dir, progress=not args.quiet, execution=_execution(args))
+    group = GroupTrainer(
+        specs, args.manifest, args.checkpoint_dir, progress=not args.quiet, execution=_execution(args),
+        about=_describe(args),
+    )
     failed = group.run(outputs)
     for i, exc in failed.items():
         if not args.record_divergence:
@@ -128,7 +146,8 @@ def _method_for(spec: dict, model: str | None, device_name: str) -> tuple[Method
 
 
 def cmd_dehaze(args: argparse.Namespace) -> None:
-    from cddgan.dehaze import dehaze_split, write_failed_marker
+    from cddgan.dehaze import dehaze_split
+    from cddgan.io import write_failed_marker
     from cddgan.modelfile import RunFailed
 
     spec = _json(args.spec, "--spec")
@@ -154,8 +173,9 @@ def _tests(text: str) -> list[dict]:
 
 
 def cmd_test(args: argparse.Namespace) -> None:
-    from cddgan.dehaze import dehaze_test_sets, write_failed_marker
+    from cddgan.dehaze import dehaze_test_sets
     from cddgan.evaluate import evaluate_test_sets
+    from cddgan.io import write_failed_marker
     from cddgan.modelfile import RunFailed
 
     tests = _tests(args.tests)
@@ -295,6 +315,46 @@ def cmd_check_config(args: argparse.Namespace) -> None:
         )
 
 
+def cmd_apply(args: argparse.Namespace) -> None:
+    from cddgan.apply import apply, summary
+
+    outcome = apply(
+        args.model,
+        args.inputs,
+        args.out,
+        recursive=args.recursive,
+        suffix=args.suffix,
+        overwrite=args.overwrite,
+        device=args.device,
+        max_pixels=args.max_pixels,
+        tile=args.tile,
+        overlap=args.overlap,
+        settings=args.set,
+        compare=args.compare,
+        progress=not args.quiet,
+    )
+    print(summary(outcome), file=sys.stderr)
+    if outcome.failed:
+        raise HarnessError(f"{len(outcome.failed)} input(s) failed (named above); the others were written")
+
+
+def cmd_info(args: argparse.Namespace) -> None:
+    from cddgan.modelfile import read_model, render, summary
+
+    info = summary(read_model(args.model))
+    print(json.dumps(info, indent=2, default=str) if args.json else render(info, args.model))
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
 def cmd_methods(args: argparse.Namespace) -> None:
     from cddgan.methods import available, method_class
 
@@ -338,6 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
         "without it, divergence is an error",
     )
     p.add_argument("--execution", help=EXECUTION_HELP)
+    p.add_argument("--describe", help=DESCRIBE_HELP)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
 
@@ -356,6 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--record-divergence", action="store_true", help="record diverged seeds as FAILED model files, exit 0"
     )
     p.add_argument("--execution", help=EXECUTION_HELP)
+    p.add_argument("--describe", help=DESCRIBE_HELP + " (one for every seed of the group)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train_group)
 
@@ -439,6 +501,38 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("methods", help="list the registered methods")
     p.set_defaults(func=cmd_methods)
+
+    p = sub.add_parser(
+        "apply",
+        help="dehaze your own photos (files, folders, globs) with a model.pt or a training-free method",
+        description="Dehaze images of any size, mode and bit depth into PNGs named after them (docs/apply.md).",
+    )
+    p.add_argument("model", metavar="MODEL", help="a model.pt written by training, or a training-free method (dcp)")
+    p.add_argument("inputs", metavar="INPUT", nargs="+", help="image files, folders or glob patterns (quoted or not)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder (made if missing)")
+    p.add_argument("--recursive", action="store_true", help="also the images in sub-folders of a folder INPUT")
+    p.add_argument("--suffix", default="", help="added to each output's name: photo.jpg -> photo<SUFFIX>.png")
+    p.add_argument("--overwrite", action="store_true", help="replace outputs that exist (default: keep and skip)")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda[:N]")
+    p.add_argument(
+        "--max-pixels", type=_positive, metavar="N",
+        help="largest image dehazed in one pass; larger ones go in overlapping tiles (default: 2000000 on the "
+        "CPU, 80%% of the free memory's worth on a GPU)",
+    )
+    p.add_argument("--tile", type=_positive, metavar="PX", help="tile side in pixels: tile every image larger than it")
+    p.add_argument("--overlap", type=int, default=64, metavar="PX", help="overlap of neighbouring tiles (default 64)")
+    p.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE",
+        help="a setting of a training-free method, repeated (e.g. --set omega=0.9)",
+    )
+    p.add_argument("--compare", action="store_true", help="also write DIR/compare.html: a before/after slider each")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_apply)
+
+    p = sub.add_parser("info", help="what a model.pt is: method, settings, training, networks, code version")
+    p.add_argument("model", metavar="MODEL", help="a model.pt written by training")
+    p.add_argument("--json", action="store_true", help="everything but the weights, as JSON")
+    p.set_defaults(func=cmd_info)
 
     p = sub.add_parser(
         "datasets",

@@ -6,7 +6,6 @@ written, so a crash never leaves a half-filled folder that Snakemake would count
 
 from __future__ import annotations
 
-import shutil
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -19,21 +18,11 @@ from tqdm import tqdm
 
 from cddgan.data.manifest import read_manifest, test_pairs
 from cddgan.errors import DatasetError, OutOfMemory
-from cddgan.io import atomic_dir, read_image, write_image, write_text
-from cddgan.layout import FAILED_MARKER
+from cddgan.io import atomic_dir, read_image, write_image
 from cddgan.methods.base import Method
 
 # Generators downsample twice; inputs are reflect-padded to a multiple of this and cropped back.
 SIZE_MULTIPLE = 4
-
-
-def write_failed_marker(out_dir: str | Path, message: str) -> None:
-    """Stand-in output folder of a failed run (evaluate and the report recognise it)."""
-    out_dir = Path(out_dir)
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    out_dir.mkdir(parents=True)
-    write_text(out_dir / FAILED_MARKER, message + "\n")
 
 
 def to_tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:

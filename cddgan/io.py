@@ -94,6 +94,18 @@ def write_text(path: str | os.PathLike, text: str) -> None:
         tmp.write_text(text)
 
 
+def write_failed_marker(out_dir: str | os.PathLike, message: str) -> None:
+    """The output folder of a failed run: only the FAILED file, with the reason (scoring gives it no rows;
+    the aggregate job lists it in failures.csv and the report shows it)."""
+    from cddgan.layout import FAILED_MARKER
+
+    out_dir = Path(out_dir)
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    out_dir.mkdir(parents=True)
+    write_text(out_dir / FAILED_MARKER, message + "\n")
+
+
 def read_image(path: str | os.PathLike, *, mode: str = "RGB") -> np.ndarray:
     """Read an image as float32 HxWxC in [0, 1].
 

@@ -21,6 +21,9 @@ Part = str | int
 # The tables the aggregate job writes together with the config snapshot (results/tables/<name>.csv).
 TABLES = ("scores", "comparison", "per_image", "failures", "losses", "efficiency", "comparisons", "robustness",
           "convergence", "validation", "runs")
+# What a command baseline's shell leaves in its raw output folder when the program exits non-zero (the exit
+# status); collect_outputs turns it into the run's FAILED file.
+COMMAND_FAILED = ".command_failed"
 # The file a dehaze (or collect) job writes into its output folder, instead of images, for a run that
 # failed (a diverged loss, a failing external program): it holds the reason. The run's status lives here.
 FAILED_MARKER = "FAILED"
@@ -154,8 +157,13 @@ class Layout:
 
     # ---- external baselines -----------------------------------------------------------------------
     def staged_test_inputs(self, dataset: Part) -> str:
-        """The hazy test images as `<image_id>.png`, 8-bit RGB, for external programs."""
+        """The staging job's folder (Snakemake puts its `.snakemake_timestamp` here); the images are in
+        `staged_test_images`."""
         return f"{self.results}/inputs/{dataset}/test_hazy"
+
+    def staged_test_images(self, dataset: Part) -> str:
+        """The hazy test images as `<image_id>.png`, 8-bit RGB, and nothing else: what external programs read."""
+        return f"{self.staged_test_inputs(dataset)}/images"
 
     def staged_train_inputs(self, dataset: Part) -> str:
         """Links to the training images under `hazy/` and `clear/`, for external training commands."""

@@ -60,21 +60,15 @@ def trained_runs(config: Config) -> list[str]:
     return [name for name in method_runs(config) if config["runs"][name]["trainable"]]
 
 
-def rule_run(config: Config, name: str, label: str | None = None, seeds: Iterable[int] | None = None) -> dict:
-    """The resolved run of a user's own rule baseline (workflow/rules/extra): training-free to the harness,
-    scored and reported like any other run."""
-    from cddgan.config.commands import external_facts
-
-    return {
-        "kind": "rule",
-        "method": "rule",
-        "label": label or name,
-        "trainable": False,
-        "settings": {},
-        "seeds": list(seeds or config["seeds"][:1]),
-        "resources": {},
-        "facts": external_facts(False),
-    }
+def rule_files(config: Config, extra_dir: Path) -> dict[str, Path]:
+    """The Snakemake file of each rule run (`runs.<name>.rule`): a bare name lives in `extra_dir`
+    (workflow/rules/extra/), anything else is a path. Only these files are included."""
+    out = {}
+    for name, run in config["runs"].items():
+        if run.get("kind") == "rule":
+            given = Path(run["rule"])
+            out[name] = given if given.is_absolute() or len(given.parts) > 1 else Path(extra_dir) / given
+    return out
 
 
 def label(config: Config, run: str) -> str:

@@ -16,8 +16,8 @@ pytestmark = pytest.mark.slow
 
 GAMMA = TESTS_DIR / "external" / "gamma.py"
 RULE_BASELINE = f'''
-# A user's own baseline rule, dropped into workflow/rules/extra/.
-GAMMA_RULE_OUT = register_rule_baseline("gamma-rule", label="Gamma (rule)")
+# A user's own baseline rule, in workflow/rules/extra/ and switched on by `runs.gamma-rule.rule`.
+GAMMA_RULE_OUT = register_rule_baseline("gamma-rule")
 
 
 rule gamma_rule:
@@ -28,8 +28,10 @@ rule gamma_rule:
     log:
         f"{{RESULTS}}/logs/gamma_rule/{{{{experiment}}}}/seed{{{{seed}}}}/{{{{dataset}}}}.log",
     shell:
-        "{sys.executable} {GAMMA} --gamma 1.3 --input {{input:q}} --output {{output:q}} > {{log:q}} 2>&1"
+        tolerant("{sys.executable} {GAMMA} --gamma 1.3 --input {{input:q}}/images --output {{output:q}}"
+                 " > {{log:q}} 2>&1")
 '''
+RULE_RUN = {"rule": "gamma_rule.smk", "label": "Gamma (rule)"}
 
 
 def workflow_copy(tmp_path):
@@ -59,7 +61,8 @@ def test_command_and_rule_baselines_are_scored_and_reported(tmp_path):
     work.mkdir()
     config = write_config(
         tmp_path / "ext.yaml",
-        {"runs": {"identity": {"method": "identity", "label": "Hazy input"}, "gamma-cmd": command_run()}},
+        {"runs": {"identity": {"method": "identity", "label": "Hazy input"}, "gamma-cmd": command_run(),
+                  "gamma-rule": RULE_RUN}},
     )
     result = smoke.subprocess.run(
         [str(smoke.Path(sys.executable).parent / "snakemake"), "-s", str(checkout / "Snakefile"),
@@ -69,7 +72,8 @@ def test_command_and_rule_baselines_are_scored_and_reported(tmp_path):
     assert result.returncode == 0, result.stderr[-5000:]
     comparison = pd.read_csv(work / "results" / "tables" / "comparison.csv")
     assert set(comparison["run"]) == {"identity", "gamma-cmd", "gamma-rule"}
-    psnr = comparison[comparison["metric"] == "psnr"].set_index("run")["mean"]
+    in_distribution = comparison[comparison["dataset"] == "synthetic"]  # the smoke config tests a shift too
+    psnr = in_distribution[in_distribution["metric"] == "psnr"].set_index("run")["mean"]
     assert psnr["gamma-cmd"] != psnr["identity"] and psnr["gamma-rule"] != psnr["gamma-cmd"]
     out_dir = work / "results" / "outputs" / "synthetic" / "gamma-cmd" / "seed0" / "synthetic"
     outputs = sorted(p for p in out_dir.iterdir() if not p.name.startswith("."))
@@ -83,29 +87,63 @@ def test_command_and_rule_baselines_are_scored_and_reported(tmp_path):
     [
         ("--drop 2", r"2 missing: test_00000, test_00001"),
         ("--shrink", r"4 with the wrong size: test_00000.jpg is 47x48"),
+        ("--drop 4", r"the program wrote no output for any of the 4 inputs"),
     ],
 )
-def test_command_with_missing_or_mis_sized_outputs_fails_with_the_list(tmp_path, flag, expected):
-    config = write_config(tmp_path / "bad.yaml", {"runs": {"gamma-cmd": command_run(flag)}})
+def test_command_with_missing_or_mis_sized_outputs_is_a_failed_result(tmp_path, flag, expected):
+    """Wrong outputs are a result, as a diverged GAN is: the run is FAILED with the list, the others go on,
+    the tables and report show it, and the workflow still exits non-zero so a script notices."""
+    config = write_config(tmp_path / "bad.yaml", {"runs": {"identity": {"method": "identity", "label": "Hazy input"},
+                                                         "gamma-cmd": command_run(flag)}})
     result = run_snakemake(tmp_path, "--cores", "2", "all", configfile=config, check=False)
     assert result.returncode != 0
-    log = tmp_path / "results" / "logs" / "collect_outputs" / "synthetic" / "gamma-cmd" / "seed0" / "synthetic.log"
-    assert "collect_outputs" in result.stdout + result.stderr and str(log.relative_to(tmp_path)) in result.stderr
     import re
 
-    text = log.read_text()
+    marker = tmp_path / "results" / "outputs" / "synthetic" / "gamma-cmd" / "seed0" / "synthetic" / "FAILED"
+    text = marker.read_text()
     assert re.search(expected, text), text
     assert "command log: results/logs/command_dehaze/synthetic/gamma-cmd/seed0/synthetic.log" in text
-    assert not (tmp_path / "results" / "outputs" / "synthetic" / "gamma-cmd").exists()
+    assert re.search(r"FAILED synthetic/gamma-cmd/seed0: .*" + expected, result.stderr)  # the last word
+    failures = pd.read_csv(tmp_path / "results" / "tables" / "failures.csv")
+    assert failures["run"].tolist() == ["gamma-cmd"]
+    comparison = pd.read_csv(tmp_path / "results" / "tables" / "comparison.csv")
+    assert set(comparison["run"]) == {"identity"}  # the rest of the sweep went on
+    assert "Gamma (command)" in (tmp_path / "reports" / "index.html").read_text()
 
 
-def test_failing_command_names_its_log(tmp_path):
-    config = write_config(tmp_path / "crash.yaml", {"runs": {"gamma-cmd": command_run("--crash")}})
+def test_failing_command_is_a_failed_result_with_its_log(tmp_path):
+    config = write_config(tmp_path / "crash.yaml", {"runs": {"identity": {"method": "identity"},
+                                                           "gamma-cmd": command_run("--crash")}})
     result = run_snakemake(tmp_path, "--cores", "2", "all", configfile=config, check=False)
     assert result.returncode != 0
     log = "results/logs/command_dehaze/synthetic/gamma-cmd/seed0/synthetic.log"
-    assert log in result.stderr
     assert "simulated crash" in (tmp_path / log).read_text()
+    marker = tmp_path / "results" / "outputs" / "synthetic" / "gamma-cmd" / "seed0" / "synthetic" / "FAILED"
+    text = marker.read_text()
+    assert "the program failed (exit status 3)" in text and log in text
+    assert "simulated crash" in text  # the tail of the program's log, kept with the failure
+    assert "FAILED synthetic/gamma-cmd/seed0" in result.stderr
+    assert (tmp_path / "reports" / "index.html").is_file()
+
+
+def test_staged_inputs_hold_images_only(tmp_path):
+    """A program that reads every file of its input folder must not meet Snakemake's timestamp file."""
+    lister = tmp_path / "lister.py"
+    lister.write_text(
+        "import shutil, sys\nfrom pathlib import Path\n"
+        "src, dst = Path(sys.argv[1]), Path(sys.argv[2])\n"
+        "for p in src.iterdir():\n"
+        "    assert p.suffix == '.png' and not p.name.startswith('.'), p\n"
+        "    shutil.copy(p, dst / p.name)\n"
+    )
+    run = {"command": f"{sys.executable} {lister} {{input_dir}} {{output_dir}}", "label": "Copy"}
+    config = write_config(tmp_path / "copy.yaml", {"runs": {"copy": run}})
+    run_snakemake(tmp_path, "--cores", "2", "all", configfile=config)
+    staged = tmp_path / "results" / "inputs" / "synthetic" / "test_hazy"
+    assert (staged / ".snakemake_timestamp").is_file()  # Snakemake's, one folder above the images
+    assert all(p.suffix == ".png" for p in (staged / "images").iterdir())
+    comparison = pd.read_csv(tmp_path / "results" / "tables" / "comparison.csv")
+    assert "copy" in set(comparison["run"])
 
 
 def test_unknown_placeholder_is_a_config_error(tmp_path):
@@ -142,6 +180,7 @@ def test_a_trainable_command_trains_per_seed_and_dehazes_from_its_model_dir(tmp_
         fitted.append(model["gamma"])
     assert fitted[0] == fitted[1] > 1  # deterministic; hazy images are brighter, so the fit darkens
     comparison = pd.read_csv(tmp_path / "results" / "tables" / "comparison.csv")
+    comparison = comparison[comparison["dataset"] == "synthetic"]  # the smoke config tests a shift too
     row = comparison[(comparison["run"] == "gamma-fit") & (comparison["metric"] == "psnr")].iloc[0]
     identity = comparison[(comparison["run"] == "identity") & (comparison["metric"] == "psnr")].iloc[0]
     assert row["n_seeds"] == 2 and row["mean"] != identity["mean"]
@@ -153,9 +192,11 @@ def test_a_user_rule_named_like_a_harness_rule_names_the_users_file(tmp_path, ru
     checkout = workflow_copy(tmp_path)
     mine = checkout / "workflow" / "rules" / "extra" / "mine.smk"
     mine.write_text(f'rule {rule}:\n    output:\n        "x.txt",\n    shell:\n        "touch {{output}}"\n')
+    config = write_config(tmp_path / "mine.yaml", {"runs": {"identity": {"method": "identity"},
+                                                          "mine": {"rule": "mine.smk"}}})
     result = smoke.subprocess.run(
         [str(smoke.Path(sys.executable).parent / "snakemake"), "-s", str(checkout / "Snakefile"),
-         "--directory", str(tmp_path), "--configfile", str(smoke.SMOKE), "-n", "all"],
+         "--directory", str(tmp_path), "--configfile", str(config), "-n", "all"],
         capture_output=True, text=True, env=smoke.snakemake_env(), check=False, timeout=300,
     )
     assert result.returncode != 0 and "Traceback" not in result.stderr
@@ -168,13 +209,35 @@ def test_a_rule_baseline_with_missing_outputs_names_its_rules_log(tmp_path):
     rule_file.write_text(rule_file.read_text().replace("--gamma 1.3", "--gamma 1.3 --drop 1"))
     work = tmp_path / "work"
     work.mkdir()
-    config = write_config(tmp_path / "rule.yaml", {"runs": {"identity": {"method": "identity"}}})
+    config = write_config(tmp_path / "rule.yaml", {"runs": {"identity": {"method": "identity"},
+                                                          "gamma-rule": RULE_RUN}})
     result = smoke.subprocess.run(
         [str(smoke.Path(sys.executable).parent / "snakemake"), "-s", str(checkout / "Snakefile"),
          "--directory", str(work), "--configfile", str(config), "--cores", "2", "all"],
         capture_output=True, text=True, env=smoke.snakemake_env(), check=False, timeout=900,
     )
-    text = (work / "results" / "logs" / "collect_outputs" / "synthetic" / "gamma-rule" / "seed0" / "synthetic.log")
+    marker = work / "results" / "outputs" / "synthetic" / "gamma-rule" / "seed0" / "synthetic" / "FAILED"
     assert result.returncode != 0
-    assert "1 missing: test_00000" in text.read_text()
-    assert "command log: results/logs/gamma_rule/synthetic/seed0/synthetic.log" in text.read_text()
+    assert "1 missing: test_00000" in marker.read_text()
+    assert "command log: results/logs/gamma_rule/synthetic/seed0/synthetic.log" in marker.read_text()
+
+
+def test_a_rule_baseline_is_switched_on_by_its_config_entry(tmp_path):
+    """The same checkout, two configs: the rule file is used only where a run names it."""
+    checkout = workflow_copy(tmp_path)
+
+    def dry_run(config):
+        return smoke.subprocess.run(
+            [str(smoke.Path(sys.executable).parent / "snakemake"), "-s", str(checkout / "Snakefile"),
+             "--directory", str(tmp_path / "work"), "--configfile", str(config), "-n", "all"],
+            capture_output=True, text=True, env=smoke.snakemake_env(), check=False, timeout=300,
+        )
+
+    with_rule = dry_run(write_config(tmp_path / "on.yaml", {"runs": {"identity": {"method": "identity"},
+                                                                    "gamma-rule": RULE_RUN}}))
+    assert with_rule.returncode == 0 and "rule gamma_rule:" in with_rule.stdout
+    without = dry_run(write_config(tmp_path / "off.yaml", {"runs": {"identity": {"method": "identity"}}}))
+    assert without.returncode == 0 and "gamma_rule" not in without.stdout
+    assert "gamma_rule.smk, which no run of this config names" in without.stderr
+    missing = dry_run(write_config(tmp_path / "typo.yaml", {"runs": {"x": {"rule": "gama_rule.smk"}}}))
+    assert missing.returncode != 0 and "runs.x.rule:" in missing.stderr and "gama_rule.smk not found" in missing.stderr

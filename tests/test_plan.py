@@ -176,4 +176,13 @@ def test_external_runs_have_the_method_interfaces_default_facts():
     from cddgan.methods import Method
 
     assert external_facts(True) == {**Method.facts({}), "trainable": True}
-    assert plan.rule_run(config(), "mine")["facts"] == {**Method.facts({}), "trainable": False}
+
+
+def test_rule_runs_name_their_files(tmp_path):
+    c = config()
+    c["runs"]["mine"] = {"kind": "rule", "rule": "clahe.smk", "seeds": [0], "trainable": False}
+    c["runs"]["theirs"] = {"kind": "rule", "rule": "/opt/rules/x.smk", "seeds": [0], "trainable": False}
+    c["runs"]["here"] = {"kind": "rule", "rule": "rules/y.smk", "seeds": [0], "trainable": False}
+    assert plan.rule_files(c, tmp_path) == {"mine": tmp_path / "clahe.smk", "theirs": Path("/opt/rules/x.smk"),
+                                            "here": Path("rules/y.smk")}
+    assert "mine" in plan.external_runs(c)

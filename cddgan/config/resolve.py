@@ -63,9 +63,28 @@ def _resolve_command_run(name: str, spec: Mapping, config: Mapping, where: str) 
     }
 
 
+def _resolve_rule_run(name: str, spec: Mapping, config: Mapping) -> dict:
+    """A user's own Snakemake rule as a baseline: the file it lives in is included only when a run names it
+    (workflow/rules/extra.smk), so each config switches its rule baselines on or off."""
+    seeds = list(spec.get("seeds", config["seeds"]))
+    return {
+        "kind": "rule",
+        "method": "rule",
+        "rule": spec["rule"],
+        "label": spec.get("label", name),
+        "trainable": False,
+        "settings": {},
+        "seeds": seeds[:1] if "seeds" not in spec else seeds,
+        "resources": dict(spec.get("resources", {})),
+        "facts": external_facts(False),
+    }
+
+
 def _resolve_run(name: str, spec: Mapping, config: Mapping, where: str) -> dict:
     if "command" in spec:
         return _resolve_command_run(name, spec, config, where)
+    if "rule" in spec:
+        return _resolve_rule_run(name, spec, config)
     from cddgan.methods import method_class, resolve_settings, source_digest  # importing them imports torch
 
     try:

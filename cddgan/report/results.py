@@ -38,6 +38,18 @@ def read_failures(config: Mapping[str, Any], layout: Layout) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=FAILURE_COLUMNS)
 
 
+def failed_external_runs(config: Mapping[str, Any], layout: Layout) -> list[str]:
+    """One line per external run (a command or a user's rule) whose outputs are the FAILED record, for the
+    workflow's last word: such a failure is a result, but a script running the sweep must notice it."""
+    failures = read_failures(config, layout)
+    external = set(plan.external_runs(config))
+    failed = failures[failures["run"].isin(external)]
+    return [
+        f"FAILED {row.experiment}/{row.run}/seed{row.seed}: {str(row.message).splitlines()[0]}"
+        for row in failed.itertuples()
+    ]
+
+
 def read_efficiency(config: Mapping[str, Any], layout: Layout) -> pd.DataFrame:
     """One row per efficiency record of the config's method runs; missing keys are NaN (older files)."""
     records = []

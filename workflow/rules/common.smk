@@ -10,7 +10,8 @@ from cddgan import config as cddgan_config
 from cddgan import plan
 from cddgan.data.fingerprint import dataset_fingerprint
 from cddgan.errors import ConfigError
-from cddgan.layout import TABLES, Layout
+from cddgan.external import STAGED_IMAGES
+from cddgan.layout import COMMAND_FAILED, TABLES, Layout
 from cddgan.wiring import Wiring
 
 REPO = Path(workflow.basedir)

@@ -22,4 +22,7 @@ rule make_data:
     benchmark:
         L.job_benchmark("make_data")
     shell:
-        "python3 -m cddgan make-data --name {wildcards.dataset:q} --spec {params.spec:q} --out {params.out:q} > {log:q} 2>&1"
+        # the one-line summary of conversions (grey, RGBA, 16-bit, resized test images) reaches the terminal;
+        # the full list is in the log and the manifest's sidecar
+        "python3 -m cddgan make-data --name {wildcards.dataset:q} --spec {params.spec:q} --out {params.out:q} > {log:q} 2>&1;"
+        " grep -h '^make_data ' {log:q} >&2 || true"

@@ -1,6 +1,7 @@
 # External baselines: a program given as a command template in the config (`runs.<name>.command`), or a
-# user's own rule in workflow/rules/extra/*.smk. Both write one image per staged input into
-# results/raw/{experiment}/{run}/seed{seed}/{dataset}; `collect_outputs` checks and converts them.
+# user's own rule named by `runs.<name>.rule`. Both read the staged images (images only) and write one
+# image per input into results/raw/{experiment}/{run}/seed{seed}/{dataset}; `collect_outputs` checks and
+# converts them. A program that fails, or writes no or wrong outputs, is recorded as FAILED (a result).
 # The interface (paths, wildcards, helpers) is documented in docs/adding-a-baseline.md and is stable.
 
 COMMAND_RUNS = plan.command_runs(C)
@@ -92,7 +93,7 @@ rule command_dehaze:
             w,
             "command",
             threads,
-            input_dir=input.inputs,
+            input_dir=f"{input.inputs}/{STAGED_IMAGES}",
             output_dir=output[0],
             model_dir=input.model_dir if "model_dir" in input.keys() else "",
         ),
@@ -108,7 +109,9 @@ rule command_dehaze:
     benchmark:
         L.job_benchmark("command_dehaze")
     shell:
-        "mkdir -p {output:q} && ({params.command}) > {log:q} 2>&1"
+        # a failing program is a result: its exit status is recorded for collect_outputs, the sweep goes on
+        "mkdir -p {output:q}; ({params.command}) > {log:q} 2>&1"
+        " || echo \"exit status $?\" > {output:q}/" + COMMAND_FAILED
 
 
 rule collect_outputs:
@@ -128,5 +131,5 @@ rule collect_outputs:
     benchmark:
         L.job_benchmark("collect_outputs")
     shell:
-        "python3 -m cddgan collect --raw {input.raw:q} --inputs {input.inputs:q} --out {output:q}"
+        "python3 -m cddgan collect --raw {input.raw:q} --inputs {input.inputs:q}/" + STAGED_IMAGES + " --out {output:q}"
         " --command-log {params.command_log:q} > {log:q} 2>&1"

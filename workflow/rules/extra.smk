@@ -1,28 +1,36 @@
-# A user's own baseline rules: .smk files in workflow/rules/extra/ (see docs/adding-a-baseline.md). They
-# come before the harness's rules, which read the runs they register, so a rule name that clashes with
-# the harness's is refused here, with the user's file named (Snakemake would blame the harness's file).
-_EXTRAS = sorted(Path(workflow.basedir, "workflow", "rules", "extra").glob("*.smk"))
+# A user's own baseline rules (docs/adding-a-baseline.md): the .smk files that runs name with `rule:` (a
+# name in workflow/rules/extra/, or a path). Only those are included, so each config switches its rule
+# baselines on. They come before the harness's rules, so a rule name that clashes with the harness's is
+# refused here with the user's file named (Snakemake would blame the harness's file).
+_EXTRA_DIR = Path(workflow.basedir, "workflow", "rules", "extra")
+_EXTRAS = plan.rule_files(C, _EXTRA_DIR)
+_MISSING = [f"runs.{name}.rule: {path} not found" for name, path in _EXTRAS.items() if not path.is_file()]
 _CLASHES = plan.rule_name_clashes(
-    _EXTRAS,
+    [path for path in _EXTRAS.values() if path.is_file()],
     [*sorted(Path(workflow.basedir, "workflow", "rules").glob("*.smk")), Path(workflow.main_snakefile)],
     Path(workflow.basedir),
 )
-if _CLASHES:
-    sys.stderr.write("\nConfig error (nothing was run):\n" + "\n".join(_CLASHES) + "\n\n")
+if _MISSING or _CLASHES:
+    sys.stderr.write("\nConfig error (nothing was run):\n" + "\n".join(_MISSING + _CLASHES) + "\n\n")
     raise SystemExit(1)
+_UNUSED = sorted(p.name for p in _EXTRA_DIR.glob("*.smk") if p not in set(_EXTRAS.values()))
+if _UNUSED:
+    sys.stderr.write(
+        f"Note: workflow/rules/extra/ holds {', '.join(_UNUSED)}, which no run of this config names with "
+        "`rule:`; not included.\n"
+    )
 
 
 def register_rule_baseline(name, label=None, seeds=None):
-    """Declare a run produced by a user's own rule; returns its raw output pattern (a directory).
-
-    The rule must write one image per file of `staged_test_inputs()` (same stem, same size) into that
-    directory; the harness checks, converts, scores and reports it like any other run.
-    """
-    if name in RUNS:
-        raise ValueError(f"workflow/rules/extra: run name {name!r} is already used by the config")
-    RUNS[name] = plan.rule_run(C, name, label, seeds)
-    if name not in C["main_runs"]:
-        C["main_runs"].append(name)
+    """The raw output folder (pattern) of the run `name`, which the config declares with
+    `runs.<name>: {rule: <this file>}` (label and seeds come from there). The rule must write one image
+    per staged test image (same stem, same size) into it; the harness checks, converts, scores and reports
+    it like any other run."""
+    if RUNS.get(name, {}).get("kind") != "rule":
+        raise ValueError(
+            f"workflow/rules/extra: run {name!r} is not declared in the config; add "
+            f"`runs: {{{name}: {{rule: <this file>.smk}}}}` to it (a rule baseline is switched on by its config entry)"
+        )
     return raw_outputs(name)
 
 
@@ -32,10 +40,18 @@ def raw_outputs(run):
 
 
 def staged_test_inputs(dataset="{dataset}"):
-    """The staged hazy test images of a dataset: `<image_id>.png`, 8-bit RGB."""
+    """The staged test inputs of a dataset: a folder whose `images/` holds one `<image_id>.png` (8-bit RGB)
+    per hazy test image, and nothing else (the folder itself also holds Snakemake's timestamp file)."""
     return L.staged_test_inputs(dataset)
 
 
-for _extra in _EXTRAS:
+def tolerant(command):
+    """A rule baseline's shell command whose failure is a result, not a crash: the output folder is made
+    first, and a non-zero exit is recorded there (collect_outputs then records the run as FAILED with the
+    tail of the log, the sweep goes on, and Snakemake exits non-zero at the end)."""
+    return f"mkdir -p {{output:q}}; ({command}) || echo \"exit status $?\" > {{output:q}}/{COMMAND_FAILED}"
 
-    include: str(_extra)
+
+for _extra in _EXTRAS.values():
+
+    include: str(Path(_extra).resolve())
