@@ -30,9 +30,9 @@ def _describe(error: ValidationError) -> str:
         return f"unknown key {names}; allowed keys here: {', '.join(allowed)}"
     if error.validator == "oneOf" and key.startswith("runs."):
         return (
-            f"`{key}`: a run needs exactly one of `method:` (a registered Python method, with optional "
-            "`settings:` and `training:`), `command:` (an external program, with optional `train:`, `setup:`, "
-            "`vars:`, `environment:`) or `rule:` (a Snakemake file of your own in workflow/rules/extra/)"
+            f"`{key}`: a run needs either `method:` (a registered Python method, with optional `settings:` and "
+            "`training:`), `command:` (an external program, with optional `train:`, `setup:`, `vars:`, "
+            "`environment:`) or `rule:` (a Snakemake file of your own in workflow/rules/extra/), exactly one"
         )
     if error.validator == "required":
         return f"`{key}`: {error.message}"
