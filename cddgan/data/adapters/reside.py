@@ -180,7 +180,7 @@ OTS = Adapter(
     UNPAIRED_KEYS,
     "hazy/ (or haze/, sub-folders allowed) and clear/ of RESIDE OTS",
     source=(
-        "RESIDE OTS (Outdoor Training Set, RESIDE-β): 72,135 hazy images rendered from 2,061 clear outdoor "
+        "RESIDE OTS (Outdoor Training Set, RESIDE-β): 313,950 hazy images rendered from 8,970 clear outdoor "
         f"images, 35 per clear image, with its airlight and beta in its name. {_RESIDE}."
     ),
     tree=(
