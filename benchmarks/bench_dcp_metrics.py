@@ -90,7 +90,8 @@ def _metric_line(metric: str, protocol: str, size: int, wall: float, cpu: float)
     )
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (its own function, so tests/test_doc_commands.py can parse documented commands)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--dcp-sizes", type=int, nargs="+", default=[128, 256, 512, 1024])
@@ -98,6 +99,11 @@ def main() -> None:
     parser.add_argument(
         "--threads", type=int, default=0, help="torch threads (0: torch's default); 1 is steadier on a busy machine"
     )
+    return parser
+
+
+def main() -> None:
+    parser = build_parser()
     args = parser.parse_args()
     if args.threads > 0:
         torch.set_num_threads(args.threads)

@@ -54,11 +54,17 @@ def measure(root: Path) -> tuple[float, list[float]]:
     return cold, [t.wall_ms / 1000 for t in timings(again, None, WARM_RUNS, warmup=0)]
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (its own function, so tests/test_doc_commands.py can parse documented commands)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=100_000)
     parser.add_argument("--folders", type=int, default=100)
     parser.add_argument("--keep", type=Path, help="build the tree here and keep it; reused if it has --files files")
+    return parser
+
+
+def main() -> None:
+    parser = build_parser()
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench_fingerprint.") as scratch:
         root = args.keep or Path(scratch) / "tree"

@@ -84,7 +84,8 @@ def timed(commands: list[list[str]]) -> float:
     return time_ms(lambda: run_together(commands), None, repeats=1, warmup=0) / 1000
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (its own function, so tests/test_doc_commands.py can parse documented commands)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--method", default="cut")
     parser.add_argument("--seeds", type=int, default=4)
@@ -97,6 +98,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch threads per process (0: torch's default)")
     for flag in ("amp", "channels-last", "fused-adam", "cuda-graph", "compile"):
         parser.add_argument(f"--{flag}", action="store_true")
+    return parser
+
+
+def main() -> None:
+    parser = build_parser()
     args = parser.parse_args()
     if args.paper_scale:
         args.ngf, args.n_blocks, args.ndf = 64, 9, 64

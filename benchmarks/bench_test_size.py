@@ -104,13 +104,8 @@ def measure(stage: str, method: str, size: tuple[int, int], args: argparse.Names
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def main() -> None:
-    if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        stage, method, size, device, settings, threads = sys.argv[2:8]
-        torch.set_num_threads(int(threads))
-        width, height = parse_size(size)
-        print(json.dumps(child(stage, method, width, height, device, json.loads(settings))))
-        return
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (its own function, so tests/test_doc_commands.py can parse documented commands)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", nargs="+", type=parse_size, default=[(512, 384), (1024, 768), (1600, 1200)])
     parser.add_argument("--methods", nargs="+", default=["dcp", "cut"])
@@ -119,6 +114,17 @@ def main() -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="a setting of the generator methods (e.g. ngf=16); repeatable")
     parser.add_argument("--no-evaluate", action="store_true", help="time the dehaze stage only")
+    return parser
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        stage, method, size, device, settings, threads = sys.argv[2:8]
+        torch.set_num_threads(int(threads))
+        width, height = parse_size(size)
+        print(json.dumps(child(stage, method, width, height, device, json.loads(settings))))
+        return
+    parser = build_parser()
     args = parser.parse_args()
     from bench_train_step import parse_overrides  # this folder is on sys.path when run as a script
 

@@ -375,7 +375,8 @@ def run_side_by_side(jobs: list[dict]) -> list[dict]:
     return results
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (its own function, so tests/test_doc_commands.py can parse documented commands)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--methods", nargs="+", default=["cyclegan", "cut", "fastcut", "negcut", "cddgan"])
     parser.add_argument("--sizes", nargs="+", type=int, default=[64, 128, 256])
@@ -422,6 +423,11 @@ def main() -> None:
     )
     parser.add_argument("--json", help="also write the raw results here")
     parser.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
+    return parser
+
+
+def main() -> None:
+    parser = build_parser()
     args = parser.parse_args()
     if args.worker:
         sys.path.insert(0, str(REPO))
