@@ -1,3 +1,3 @@
 """cddgan-bench: a reproducible benchmark and ablation harness for unpaired image dehazing."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -21,6 +21,7 @@ from cddgan.methods import Method, load_plugins, method_class, register
 from cddgan.methods.registry import _REGISTRY
 
 SUBCOMMANDS = sorted(build_parser()._subparsers._group_actions[0].choices)
+VERSION = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
 
 
 def test_environment_yml_matches_pyproject():
@@ -30,6 +31,13 @@ def test_environment_yml_matches_pyproject():
     pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
     assert sorted(pip_section) == sorted(wanted)
     assert f"python={project['requires-python'].removeprefix('>=')}" in env["dependencies"]
+
+
+def test_the_package_states_the_version_pyproject_gives():
+    """Model files record `cddgan.__version__`; the installed distribution reports pyproject's: one number."""
+    import cddgan
+
+    assert cddgan.__version__ == VERSION
 
 
 def test_the_subcommand_list_is_read_from_the_parser():
@@ -192,6 +200,6 @@ def test_an_installed_package_works_outside_the_checkout(tmp_path):
     )
     published, version, runs = json.loads(run(str(python), "-c", checks))
     assert Path(published).is_relative_to(purelib) and Path(published).is_file()
-    assert version["commit"].startswith("not a git checkout: cddgan-bench 0.1.0") and version["version"] == "0.1.0"
+    assert version["commit"].startswith(f"not a git checkout: cddgan-bench {VERSION}") and version["version"] == VERSION
     assert runs == 12
     assert run(str(python), "-m", "cddgan.config.reference") == (REPO / "docs" / "configuration.md").read_text()

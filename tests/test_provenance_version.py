@@ -7,7 +7,6 @@ import subprocess
 
 from smoke import REPO
 
-from cddgan.report import provenance
 from cddgan.report.provenance import CODE_ROOT, code_version, installed_version
 
 
@@ -36,6 +35,6 @@ def test_where_git_fails_in_a_checkout_the_report_says_so(monkeypatch):
     def no_git(*args, **kwargs):
         raise FileNotFoundError("git")
 
-    monkeypatch.setattr(provenance.subprocess, "run", no_git)
+    monkeypatch.setattr(subprocess, "run", no_git)  # the git calls live in cddgan.codeversion
     info = code_version(REPO)
     assert info["commit"] == info["dirty"] == f"unknown: git could not read the checkout {REPO} (is git installed?)"

@@ -50,6 +50,7 @@ class GroupTrainer:
         log: Log = stderr_log,
         progress: bool = True,
         execution: Mapping[str, Any] | None = None,
+        about: Mapping[str, Any] | None = None,
     ) -> None:
         if not specs or len(specs) != len(checkpoint_dirs):
             raise HarnessError("a training group needs one checkpoint folder per spec, and at least one spec")
@@ -64,7 +65,9 @@ class GroupTrainer:
         self.members: list[Trainer] = []
         self.streams: list[RngStreams] = []
         for spec, ckpt in zip(specs, checkpoint_dirs, strict=True):
-            member = Trainer(spec, manifest_path, ckpt, log=self._prefixed(spec), progress=False, execution=execution)
+            member = Trainer(
+                spec, manifest_path, ckpt, log=self._prefixed(spec), progress=False, execution=execution, about=about
+            )
             self.members.append(member)
             self.streams.append(RngStreams(member.device))  # the states its seeding and building left
 

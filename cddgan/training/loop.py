@@ -40,7 +40,7 @@ from cddgan.errors import DivergenceError, HarnessError
 from cddgan.io import atomic_path, atomic_paths
 from cddgan.machine import machine_info
 from cddgan.methods.registry import build_method
-from cddgan.modelfile import model_payload, save_payload
+from cddgan.modelfile import describe, model_payload, save_payload
 from cddgan.training.step import TrainStep
 from cddgan.training.validation import Validator, curve_frame
 
@@ -123,8 +123,10 @@ class Trainer:
         log: Log = stderr_log,
         progress: bool = True,
         execution: Mapping[str, Any] | None = None,
+        about: Mapping[str, Any] | None = None,
     ) -> None:
         self.spec = dict(spec)
+        self.about = dict(about or {})  # `--describe`: facts of the run for model.pt's description only
         self.cfg = job_training(spec, execution)
         self.manifest_path = Path(manifest_path)
         self.checkpoint_path = Path(checkpoint_dir) / "last.pt"
@@ -395,6 +397,7 @@ class Trainer:
             failed=failed,
             selected_iteration=selected,
             machine=machine,
+            description=describe(self.spec, self.method, self.about, self.select),
         )
         with atomic_path(losses_out) as tmp:  # first, and complete on its own (the log so far)
             pd.DataFrame(self.rows).to_csv(tmp, index=False)
