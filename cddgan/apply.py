@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from cddgan import comparepage
+from cddgan import __version__, comparepage
 from cddgan.dehaze import is_out_of_memory
 from cddgan.errors import ConfigError, HarnessError, ImageError, OutOfMemory
 from cddgan.imagefile import Photo, read_photo, write_photo
@@ -275,7 +275,8 @@ def apply(
             continue
         pairs.append(_pair(job, photo))
     if compare and pairs:
-        outcome.page = comparepage.write_page(out_dir, pairs, f"Dehazed with {label}", f"{len(pairs)} images")
+        byline = f"{len(pairs)} image{'s' if len(pairs) != 1 else ''} · cddgan-bench {__version__}"
+        outcome.page = comparepage.write_page(out_dir, pairs, f"Dehazed with {label}", byline)
     return outcome
 
 
@@ -283,7 +284,7 @@ def _pair(job: Job, photo: Photo) -> comparepage.Pair:
     width, height = photo.size
     mode = ("grey" if photo.grey else "RGB") + (" + alpha" if photo.alpha is not None else "")
     before = PurePosixPath(comparepage.AUX_DIR, "before", job.rel)
-    return comparepage.Pair(str(job.source), before, job.rel, f"{width}x{height}, {mode}, {photo.bits}-bit")
+    return comparepage.Pair(str(job.source), before, job.rel, f"{width}x{height}, {mode}, {photo.bits}-bit", width)
 
 
 def summary(outcome: Outcome) -> str:

@@ -32,6 +32,7 @@ class Pair:
     before: PurePosixPath
     after: PurePosixPath
     size: str
+    width: int = 320
 
 
 def before_path(out_dir: Path, output_rel: PurePosixPath) -> Path:
@@ -55,6 +56,7 @@ def write_page(out_dir: str | Path, pairs: Sequence[Pair], title: str, byline: s
         {
             "name": pair.name,
             "size": pair.size,
+            "width": max(320, pair.width),
             "slider": {
                 "image_id": pair.name,
                 "before": _url(pair.before),
