@@ -378,3 +378,30 @@ def test_the_compare_page_is_self_contained(tmp_path):
     from cddgan.comparepage import REPORT_DIR
 
     assert (out / "compare/static/report.js").read_bytes() == (REPORT_DIR / "static/report.js").read_bytes()
+
+
+def test_the_documented_apply_and_info_commands_run(tmp_path, monkeypatch, capsys):
+    """Every `cddgan apply` and `cddgan info` command of docs/apply.md and README.md, run in order in a folder
+    laid out as they assume: a model file at the default config's path, photo.jpg, photos/ with a sub-folder,
+    scans/ with a 16-bit image above the documented --max-pixels."""
+    from doc_commands import documented_commands
+
+    commands = [c for c in documented_commands()
+                if c.source in ("docs/apply.md", "README.md") and len(c.words) > 2 and c.words[1] in ("apply", "info")]
+    assert len(commands) >= 9
+    monkeypatch.chdir(tmp_path)
+    model = tmp_path / "results" / "runs" / "synthetic" / "cddgan" / "seed0" / "model.pt"
+    model.parent.mkdir(parents=True)
+    tiny_model(model)
+    save_u8(tmp_path / "photo.jpg", scene(30, 40))
+    (tmp_path / "photos" / "trip").mkdir(parents=True)
+    save_u8(tmp_path / "photos" / "a.jpg", scene(24, 20))
+    save_u8(tmp_path / "photos" / "trip" / "b.jpg", scene(20, 24))
+    (tmp_path / "scans").mkdir()
+    write_png(tmp_path / "scans" / "scan.png", (scene(500, 600) * 65535).astype(np.uint16))
+    for command in commands:
+        assert main([*command.words[1:], *(["--quiet"] if command.words[1] == "apply" else [])]) == 0, command
+        assert "written 0" not in capsys.readouterr().err, command
+    assert (tmp_path / "dehazed" / "trip" / "b.png").is_file() and (tmp_path / "dehazed" / "compare.html").is_file()
+    assert read_photo(tmp_path / "scans-dehazed" / "scan.png").bits == 16
+    assert sorted(p.name for p in (tmp_path / "dcp").rglob("*.png")) == ["a_dcp.png", "b_dcp.png", "photo.png"]
