@@ -68,6 +68,13 @@ def _hidden(path: Path, base: Path) -> bool:
     return any(part.startswith(".") for part in path.relative_to(base).parts)
 
 
+def _earlier_output(path: Path, out_dir: Path, base: Path) -> bool:
+    """A file in the output folder that sits below the folder being read (`--out photos/dehazed` for
+    `photos/`): an output of an earlier run, not an input. With `--out` the folder itself, nothing is."""
+    out_dir = out_dir.resolve()
+    return out_dir != base.resolve() and path.resolve().is_relative_to(out_dir)
+
+
 def _output_rel(rel: Path, suffix: str) -> PurePosixPath:
     return PurePosixPath(rel.with_name(f"{rel.stem}{suffix}.png").as_posix())
 
@@ -85,7 +92,6 @@ def gather(
     """The jobs the inputs name, the inputs that name nothing (with why), and how many files in the folders
     were not images. A file keeps its name; a folder's or a glob's files keep their path under the folder
     (the glob's leading folders), so that sub-folders do not collide."""
-    out_resolved = out_dir.resolve()
     jobs: list[Job] = []
     failed: list[tuple[str, str]] = []
     ignored = 0
@@ -94,7 +100,7 @@ def gather(
         if path.is_dir():
             files = sorted(path.rglob("*") if recursive else path.iterdir())
             files = [f for f in files if f.is_file() and not _hidden(f, path)]
-            files = [f for f in files if not f.resolve().is_relative_to(out_resolved)]  # earlier outputs
+            files = [f for f in files if not _earlier_output(f, out_dir, path)]
             images = [f for f in files if is_image(f)]
             ignored += len(files) - len(images)
             if not images:
@@ -107,6 +113,7 @@ def gather(
         elif any(c in text for c in GLOB_CHARACTERS):
             base = _glob_base(text)
             matches = [Path(m) for m in sorted(glob.glob(text, recursive=True)) if Path(m).is_file()]
+            matches = [m for m in matches if not _earlier_output(m, out_dir, base)]
             if not matches:
                 failed.append((text, "no file matches this pattern"))
             jobs += [Job(m, _output_rel(m.relative_to(base), suffix), Path()) for m in matches]

@@ -287,11 +287,16 @@ def test_a_folder_with_recursive_keeps_its_structure(tmp_path):
     assert written == ["top_d.png", "trip/day1/lake_d.png"]
 
 
-def test_outputs_inside_the_input_folder_are_not_read_again(tmp_path):
+def test_outputs_inside_the_input_folder_are_not_read_again(tmp_path, monkeypatch):
     save_u8(tmp_path / "a.png", scene(8, 8))
     assert run("dcp", tmp_path, "--out", tmp_path / "dehazed") == 0
     assert run("dcp", tmp_path, "--recursive", "--out", tmp_path / "dehazed", "--overwrite") == 0
+    monkeypatch.chdir(tmp_path)
+    assert run("dcp", "**/*.png", "--out", "dehazed", "--overwrite") == 0
     assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.png")) == ["a.png", "dehazed/a.png"]
+    # --out the input folder itself: its files are the inputs, and a suffix keeps them apart
+    assert run("dcp", tmp_path, "--out", tmp_path, "--suffix", "_d") == 0
+    assert (tmp_path / "a_d.png").is_file()
 
 
 def test_a_quoted_glob_is_expanded(tmp_path, monkeypatch):
