@@ -82,8 +82,8 @@ def _output_rel(rel: Path, suffix: str) -> PurePosixPath:
 def _glob_base(pattern: str) -> Path:
     """The folder a glob pattern's matches are named relative to: its leading parts without wildcards."""
     parts = Path(pattern).parts
-    fixed = [p for p in parts[: next(i for i, p in enumerate(parts) if any(c in p for c in GLOB_CHARACTERS))]]
-    return Path(*fixed) if fixed else Path(".")
+    first_wild = next(i for i, part in enumerate(parts) if any(c in part for c in GLOB_CHARACTERS))
+    return Path(*parts[:first_wild]) if first_wild else Path(".")
 
 
 def gather(
