@@ -117,11 +117,15 @@ def test_a_run_can_pin_its_own_partition_and_memory(tmp_path):
 @pytest.mark.slow
 def test_test_jobs_ask_for_what_the_built_test_sets_need(tmp_path):
     env = _clean_env()
-    run_snakemake(tmp_path, "--cores", "1", "results/data/synthetic/manifest.csv", env=env)
-    sidecar = tmp_path / "results" / "data" / "synthetic" / "manifest.json"
-    meta = json.loads(sidecar.read_text())
-    assert meta["test_megapixels"]["largest"] > 0  # recorded by make_data
-    sidecar.write_text(json.dumps({**meta, "test_megapixels": {"largest": 12.0, "total": 540.0}}))
+    # a test job reads the manifests of all its test sets (the smoke experiment's: synthetic and a shifted
+    # one); between them: 12 MP the largest image, 540 MP in all
+    sets = ("synthetic", "synthetic-dense")
+    run_snakemake(tmp_path, "--cores", "1", *(f"results/data/{name}/manifest.csv" for name in sets), env=env)
+    for name in sets:
+        sidecar = tmp_path / "results" / "data" / name / "manifest.json"
+        meta = json.loads(sidecar.read_text())
+        assert meta["test_megapixels"]["largest"] > 0  # recorded by make_data
+        sidecar.write_text(json.dumps({**meta, "test_megapixels": {"largest": 12.0, "total": 270.0}}))
     result = run_snakemake(tmp_path, "--profile", str(SLURM_PROFILE), "-n", "all", env=env)
     jobs = dry_run_jobs(result.stdout + result.stderr)
     config = _config()
@@ -276,7 +280,7 @@ def test_failed_training_job_is_reported_with_its_logs(sweep):
 @pytest.mark.slurm
 @pytest.mark.slow
 def test_rest_of_the_sweep_goes_on_after_a_failure(sweep):
-    scored = {path.parent.parent.name for path in sweep.metrics_after_first}
+    scored = {path.parent.name for path in sweep.metrics_after_first}  # metrics/<experiment>/<run>/seed<k>.csv
     assert scored == SMOKE_RUNS, _output(sweep.first)[-3000:]
 
 
@@ -324,7 +328,11 @@ def test_jobs_got_the_partition_gpu_memory_and_time_they_asked_for(sweep):
         assert job["tres"] == "gres:gpu:1", job
         assert (job["memory"], _minutes(job["time_limit"])) == (f"{expected['mem_mb']}M", expected["runtime"])
     assert all(job["tres"] == "N/A" and job["cpus"] == "1" for job in light)
-    # evaluate's memory was to be determined until make_data had run: it reached SLURM as a number
-    evaluate = [job for job in sweep.jobs if job["comment"].startswith("rule_evaluate")]
-    assert evaluate and {job["memory"] for job in evaluate} == {f"{resources.LIGHT_DEFAULTS['mem_mb']}M"}
+    # a test job's memory was to be determined until make_data had run: it reached SLURM as a number (the
+    # fixed figures: the smoke images are tiny); before one test job per run and seed, evaluate's did
+    tests = [job for job in sweep.jobs if job["comment"].startswith("rule_test_")]
+    assert tests, sweep.jobs
+    for job in tests:
+        run = job["comment"].split("_wildcards_synthetic_")[1].rsplit("_", 1)[0]
+        assert job["memory"] == f"{resources.inference_resources(config, run)['mem_mb']}M", job
     assert {job["state"] for job in train} == {"COMPLETED", "FAILED"}
