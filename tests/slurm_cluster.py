@@ -10,14 +10,17 @@ is put back (or the file removed) when the cluster stops.
 Shape of the cluster: one node called `localhost` (this host's name is not, hence `slurmd -N localhost`)
 with 2 CPUs, a bit less memory than `slurmd -C` reports and two fake GPUs (generic resources whose device
 files are links to /dev/null), so that jobs asking for `--gpus=1` are scheduled, and get
-CUDA_VISIBLE_DEVICES, as on a GPU cluster; nothing needs a real GPU. Daemons die with the process that
+CUDA_VISIBLE_DEVICES, as on a GPU cluster; nothing needs a real GPU. With `gpus=0` it is a CPU-only
+cluster instead: no generic resources at all (no `GresTypes`, no gres.conf), so sbatch rejects any job
+that asks for a GPU, as a cluster without GPUs does. Daemons die with the process that
 started them, even when it is killed. Two partitions: `debug` (the default) and `cddgan`, so a test can
 check that jobs go where the environment says. No accounting storage: job status comes from `squeue`, and
 `MinJobAge` keeps finished jobs visible to it for an hour.
 
-Usage: `with single_node_cluster(folder) as cluster: ...` (or `start` / `stop`); every daemon started is
-stopped by its PID on exit, also when the body raised. `python tests/slurm_cluster.py FOLDER` starts one
-and keeps it up until Ctrl-C, for trying the profile by hand.
+Usage: `with single_node_cluster(folder) as cluster: ...` (or `start` / `stop`; `gpus=0` for CPUs only);
+every daemon started is stopped by its PID on exit, also when the body raised.
+`python tests/slurm_cluster.py FOLDER [GPUS]` starts one and keeps it up until Ctrl-C, for trying the
+profile by hand.
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ class Cluster:
 
     root: Path
     conf: Path
+    gpus: int = GPUS  # fake GPUs of the node; 0: no generic resources configured at all
     daemons: list[Daemon] = field(default_factory=list)
     _system_conf_backup: bytes | None = None
     _created_etc_slurm: bool = False
@@ -180,9 +184,14 @@ def node_memory_mb() -> int:
     raise ClusterError(f"`slurmd -C` did not report RealMemory:\n{result.stdout}{result.stderr}")
 
 
-def slurm_conf(root: Path, memory_mb: int, ctld_port: int, slurmd_port: int, cpus: int = 2) -> str:
-    """The slurm.conf text of the one-node cluster under `root` (SLURM 22.05 keys)."""
+def slurm_conf(
+    root: Path, memory_mb: int, ctld_port: int, slurmd_port: int, cpus: int = 2, gpus: int = GPUS
+) -> str:
+    """The slurm.conf text of the one-node cluster under `root` (SLURM 22.05 keys); with `gpus=0` no
+    generic resources at all (no GresTypes, no Gres on the node): a CPU-only cluster."""
     host = socket.gethostname().split(".")[0]
+    gres_types = "GresTypes=gpu\n" if gpus else ""
+    node_gres = f" Gres=gpu:{gpus}" if gpus else ""
     return f"""# cddgan-bench test cluster (tests/slurm_cluster.py); removed when the test ends.
 ClusterName=cddgan-test
 SlurmctldHost={host}(127.0.0.1)
@@ -213,26 +222,26 @@ SelectTypeParameters=CR_Core_Memory
 ReturnToService=2
 MinJobAge=3600
 SlurmdTimeout=60
-GresTypes=gpu
-NodeName={NODE} NodeAddr=127.0.0.1 CPUs={cpus} RealMemory={memory_mb} Gres=gpu:{GPUS} State=UNKNOWN
+{gres_types}NodeName={NODE} NodeAddr=127.0.0.1 CPUs={cpus} RealMemory={memory_mb}{node_gres} State=UNKNOWN
 PartitionName={DEFAULT_PARTITION} Nodes={NODE} Default=YES MaxTime=120 State=UP
 PartitionName={PARTITION} Nodes={NODE} Default=NO MaxTime=120 State=UP
 """
 
 
-def gres_conf(root: Path) -> str:
-    """Two fake GPUs: links to /dev/null stand in for /dev/nvidia*, so SLURM schedules them and sets
-    CUDA_VISIBLE_DEVICES in the job as on a real GPU node (nothing here needs a GPU)."""
-    return f"NodeName={NODE} Name=gpu File={root}/dev/nvidia[0-{GPUS - 1}]\n"
+def gres_conf(root: Path, gpus: int = GPUS) -> str:
+    """Fake GPUs (two by default): links to /dev/null stand in for /dev/nvidia*, so SLURM schedules them and
+    sets CUDA_VISIBLE_DEVICES in the job as on a real GPU node (nothing here needs a GPU)."""
+    return f"NodeName={NODE} Name=gpu File={root}/dev/nvidia[0-{gpus - 1}]\n"
 
 
-def write_config(root: Path) -> Path:
-    """Create the cluster's folders, munge key and config files under `root`; returns slurm.conf."""
+def write_config(root: Path, gpus: int = GPUS) -> Path:
+    """Create the cluster's folders, munge key and config files under `root`; returns slurm.conf. With
+    `gpus=0` there is no gres.conf and no fake device (a leftover of an earlier cluster is removed)."""
     for sub in ("munge", "state", "spool", "run", "log", "dev"):
         (root / sub).mkdir(parents=True, exist_ok=True)
         os.chmod(root / sub, 0o755)  # munged wants no group/other write access on its folders
     os.chmod(root, 0o755)
-    for index in range(GPUS):
+    for index in range(gpus):
         fake = root / "dev" / f"nvidia{index}"
         fake.unlink(missing_ok=True)
         fake.symlink_to("/dev/null")  # slurmd wants a character device; it never opens it here
@@ -240,8 +249,11 @@ def write_config(root: Path) -> Path:
     key.write_bytes(secrets.token_bytes(1024))
     os.chmod(key, 0o400)
     conf = root / "slurm.conf"
-    conf.write_text(slurm_conf(root, node_memory_mb(), free_port(), free_port()))
-    (root / "gres.conf").write_text(gres_conf(root))
+    conf.write_text(slurm_conf(root, node_memory_mb(), free_port(), free_port(), gpus=gpus))
+    if gpus:
+        (root / "gres.conf").write_text(gres_conf(root, gpus))
+    else:
+        (root / "gres.conf").unlink(missing_ok=True)
     return conf
 
 
@@ -307,15 +319,16 @@ def _wait(cluster: Cluster, what: str, ready, timeout: float) -> None:
     raise ClusterError(f"timed out after {timeout:.0f} s waiting for {what}\n" + cluster.logs())
 
 
-def start(root: Path, timeout: float = 60) -> Cluster:
+def start(root: Path, timeout: float = 60, gpus: int = GPUS) -> Cluster:
     """Write the config under `root` and start munged, slurmctld and slurmd; returns once the node is idle.
+    `gpus`: fake GPUs of the node (0: a CPU-only cluster).
 
     On failure every daemon already started is stopped again before the error propagates.
     """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    conf = write_config(root)
-    cluster = Cluster(root=root, conf=conf)
+    conf = write_config(root, gpus)
+    cluster = Cluster(root=root, conf=conf, gpus=gpus)
     try:
         _install_system_conf(cluster)
         socket_path = root / "munge" / "munge.socket"
@@ -381,9 +394,10 @@ def stop(cluster: Cluster, timeout: float = 15) -> None:
 
 
 @contextlib.contextmanager
-def single_node_cluster(root: Path, timeout: float = 60) -> Iterator[Cluster]:
-    """`start` the cluster, yield it, and `stop` it however the body ends."""
-    cluster = start(root, timeout=timeout)
+def single_node_cluster(root: Path, timeout: float = 60, gpus: int = GPUS) -> Iterator[Cluster]:
+    """`start` the cluster (with `gpus` fake GPUs; 0: CPUs only), yield it, and `stop` it however the body
+    ends."""
+    cluster = start(root, timeout=timeout, gpus=gpus)
     try:
         yield cluster
     finally:
@@ -392,6 +406,7 @@ def single_node_cluster(root: Path, timeout: float = 60) -> Iterator[Cluster]:
 
 if __name__ == "__main__":
     folder = Path(sys.argv[1] if len(sys.argv) > 1 else "slurm-cluster").resolve()
+    fake_gpus = int(sys.argv[2]) if len(sys.argv) > 2 else GPUS
     reason = why_not_runnable()
     if reason:
         sys.exit(f"cannot start a cluster: {reason}")
@@ -400,7 +415,7 @@ if __name__ == "__main__":
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _interrupt)  # `kill PID` stops the cluster as cleanly as Ctrl-C
-    with single_node_cluster(folder) as running:
+    with single_node_cluster(folder, gpus=fake_gpus) as running:
         print(f"cluster up; in another shell: export SLURM_CONF={running.conf}; Ctrl-C stops it", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             signal.pause()

@@ -8,7 +8,10 @@ Two layers, cheapest first, both marked `slow` (each runs Snakemake):
   once mid-way. The crash is reported with its log paths, the rest of the sweep finishes (--keep-going),
   the rerun resumes the toy run from its checkpoint, and the tables equal the local run's exactly (the
   same commands on the same CPU give bit-identical numbers). Skipped only where a cluster cannot be
-  started (not root, no apt, another SLURM on the machine).
+  started (not root, no apt, another SLURM on the machine);
+- marker `slurm`, on a CPU-only cluster (no generic resources configured, so sbatch rejects any job that
+  asks for a GPU): the smoke DAG with `training: {device: cpu}` finishes, no job asked for a GPU, and its
+  tables equal a local run of the same config. One cluster runs at a time (`clusters`).
 """
 
 from __future__ import annotations
@@ -201,22 +204,38 @@ def test_a_cluster_stops_its_daemons_and_restores_the_system_config(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    """A single-node cluster for this module; every daemon is stopped by its PID however the tests end."""
-    _cluster_or_skip()
-    with slurm_cluster.single_node_cluster(tmp_path_factory.mktemp("slurm")) as running:
-        yield running
+def clusters(tmp_path_factory):
+    """`clusters(gpus)`: a running single-node cluster with that many fake GPUs (0: CPU-only). One at a time
+    (a second would find the first's daemons): asking for the other kind stops the running one first.
+    Every daemon is stopped by its PID however the tests end."""
+    current: list[slurm_cluster.Cluster] = []
+
+    def get(gpus: int) -> slurm_cluster.Cluster:
+        if current and current[0].gpus == gpus:
+            return current[0]
+        if current:
+            slurm_cluster.stop(current.pop())
+        _cluster_or_skip()
+        current.append(slurm_cluster.start(tmp_path_factory.mktemp(f"slurm{gpus}gpus"), gpus=gpus))
+        return current[0]
+
+    try:
+        yield get
+    finally:
+        if current:
+            slurm_cluster.stop(current.pop())
 
 
 class Sweep:
-    """The smoke DAG plus a toy run that crashes once, on the cluster: first try, then the rerun."""
+    """The smoke DAG plus a toy run that crashes once, on the cluster: first try, then the rerun. With
+    `config`, that config instead (no toy run)."""
 
-    def __init__(self, workdir: Path, cluster: slurm_cluster.Cluster) -> None:
+    def __init__(self, workdir: Path, cluster: slurm_cluster.Cluster, config: Path | None = None) -> None:
         self.workdir = workdir
         self.marker = workdir / "toy-crash.marker"
         crash = {"crash_at": 12, "crash_marker": str(self.marker)}
         toy = {"method": "toy-gan", "label": "Toy", "settings": crash}
-        self.config = write_config(
+        self.config = config or write_config(
             workdir / "config.yaml", {"plugins": ["toy_method"], "runs": {"toy": toy}}, merge=("runs",)
         )
         self.env = _clean_env(**cluster.env, SLURM_PARTITION=slurm_cluster.PARTITION)
@@ -245,8 +264,9 @@ class Sweep:
 
 
 @pytest.fixture(scope="module")
-def sweep(smoke_run, cluster, tmp_path_factory):
+def sweep(smoke_run, clusters, tmp_path_factory):
     """Runs the sweep twice (the first without retries, so the crash is final) and records what it saw."""
+    cluster = clusters(slurm_cluster.GPUS)
     sweep = Sweep(tmp_path_factory.mktemp("slurm_sweep"), cluster)
     sweep.first, sweep.first_s = sweep.run("--retries", "0")
     sweep.first_train_log = sweep.train_log.read_text() if sweep.train_log.exists() else ""
@@ -336,3 +356,52 @@ def test_jobs_got_the_partition_gpu_memory_and_time_they_asked_for(sweep):
         run = job["comment"].split("_wildcards_synthetic_")[1].rsplit("_", 1)[0]
         assert job["memory"] == f"{resources.inference_resources(config, run)['mem_mb']}M", job
     assert {job["state"] for job in train} == {"COMPLETED", "FAILED"}
+
+
+# ---- a CPU-only cluster ------------------------------------------------------------------------------
+
+CPU_RULES = {"make_data", "train", "test", "efficiency", "report"}  # submitted (aggregate is a localrule)
+
+
+@pytest.mark.slurm
+@pytest.mark.slow
+def test_device_cpu_runs_on_a_cluster_without_gpus(clusters, tmp_path_factory):
+    """`training: {device: cpu}` alone: no job asks for a GPU, so a cluster without any accepts every one
+    (before, sbatch rejected each train, test and efficiency job), and the tables equal a local run's."""
+    start = time.monotonic()
+    folder = tmp_path_factory.mktemp("cpu_only")
+    config = write_config(folder / "config.yaml", {"training": {"device": "cpu"}}, merge=("training",))
+    local = folder / "local"
+    run_snakemake(local, "--cores", "2", "all", configfile=config, env=_clean_env())
+    local_s = time.monotonic() - start
+
+    cluster = clusters(0)
+    # the premise: this cluster has no GPU to give, so a job asking for one is refused at submission
+    refused = cluster.client("sbatch", "--gpus=1", "--mem=100", "--output=/dev/null", "--wrap", "true")
+    assert refused.returncode != 0, refused.stdout
+    cpu_sweep = Sweep(folder / "slurm", cluster, config=config)
+    result, slurm_s = cpu_sweep.run()
+    jobs = cluster.jobs()
+    print(f"\nCPU-only SLURM sweep: local run {local_s:.0f} s, cluster run {slurm_s:.0f} s")
+
+    assert result.returncode == 0, _output(result)[-4000:] + cluster.logs()
+    rules = {job["comment"].removeprefix("rule_").split("_wildcards_")[0] for job in jobs}
+    assert rules >= CPU_RULES, jobs
+    assert [job for job in jobs if job["tres"] != "N/A"] == [], "a job asked for a GPU"
+    assert {job["state"] for job in jobs} == {"COMPLETED"}, jobs
+    assert {job["partition"] for job in jobs} == {slurm_cluster.PARTITION}
+    # training jobs asked for the CPU estimate: host memory holds the networks, CPU speed
+    resolved = cddgan_config.resolve(yaml.safe_load(config.read_text()))
+    train = [job for job in jobs if job["comment"].startswith("rule_train_")]
+    assert len(train) == 2, jobs  # cyclegan, cut
+    for job in train:
+        run = job["comment"].split("_wildcards_synthetic_")[1].rsplit("_", 1)[0]
+        expected = resources.train_resources(resolved, run)
+        assert expected["gpus"] == 0
+        assert (job["memory"], _minutes(job["time_limit"])) == (f"{expected['mem_mb']}M", expected["runtime"])
+
+    for table in ("comparison.csv", "scores.csv"):
+        here = pd.read_csv(local / "results" / "tables" / table)
+        there = pd.read_csv(cpu_sweep.workdir / "results" / "tables" / table)
+        assert set(there["run"]) == SMOKE_RUNS
+        pd.testing.assert_frame_equal(there, here, check_exact=True)
