@@ -83,6 +83,15 @@ class Wiring:
     def untracked_device(self, w: Wildcards) -> Untracked:
         return Untracked(run_execution(self.config, w.run)["device"])
 
+    def untracked_description(self, w: Wildcards) -> Untracked:
+        """What a model file says about where it came from and the job does not know itself (`--describe`):
+        the config's digest, the training dataset and its metric protocol. Untracked: a change of another
+        run or of a label must not retrain this one."""
+        dataset = self.config["experiments"][w.experiment]["train"]
+        about = {"config_digest": self.config_digest(), "dataset": dataset,
+                 "protocol": self.config["datasets"][dataset].get("protocol", "rgb")}
+        return Untracked(json.dumps(about, sort_keys=True))
+
     def method_code(self, w: Wildcards) -> str:
         """The digest of the run's method source files (resolved with the config): tracked, so that editing
         them reruns the run's jobs (Snakemake itself only sees the rules' code)."""

@@ -25,6 +25,7 @@ rule train:
         spec=W.run_spec,
         code=W.method_code,
         execution=W.untracked_execution,
+        describe=W.untracked_description,
         checkpoints=lambda w: L.checkpoints(w.experiment, w.run, w.seed),
     resources:
         **W.resources("train"),
@@ -38,7 +39,7 @@ rule train:
         "python3 -m cddgan train --spec {params.spec:q} --manifest {input.manifest:q} --model {output.model:q}"
         " --losses {output.losses:q} --validation {output.validation:q} --run-info {output.run_info:q}"
         " --checkpoint-dir {params.checkpoints:q} --record-divergence"
-        " --execution {params.execution:q} > {log:q} 2>&1"
+        " --execution {params.execution:q} --describe {params.describe:q} > {log:q} 2>&1"
 
 
 rule train_group:
@@ -55,6 +56,7 @@ rule train_group:
         args=W.group_args,
         code=W.method_code,
         execution=W.untracked_execution,
+        describe=W.untracked_description,
     resources:
         **W.group_resources(),
     threads: W.threads("train")
@@ -65,7 +67,7 @@ rule train_group:
         L.job_benchmark("train_group")
     shell:
         "python3 -m cddgan train-group {params.args} --execution {params.execution:q} --manifest {input.manifest:q}"
-        " --record-divergence > {log:q} 2>&1"
+        " --describe {params.describe:q} --record-divergence > {log:q} 2>&1"
 
 
 rule train_member:
