@@ -50,19 +50,29 @@ def failed_external_runs(config: Mapping[str, Any], layout: Layout) -> list[str]
     ]
 
 
+def read_json_object(path: str | Path, what: str, when_missing: str, when_invalid: str, keys: str) -> dict:
+    """A JSON object a job wrote (an efficiency record, a run record), or an error naming the file and
+    what to do: it is missing, not JSON, or not an object."""
+    path = Path(path)
+    if not path.is_file():
+        raise HarnessError(f"{path}: {what} not found; {when_missing}")
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise HarnessError(f"{path}: not valid JSON ({exc}); {when_invalid}") from exc
+    if not isinstance(data, dict):
+        raise HarnessError(f"{path}: expected a JSON object with keys {keys}")
+    return data
+
+
 def read_efficiency(config: Mapping[str, Any], layout: Layout) -> pd.DataFrame:
     """One row per efficiency record of the config's method runs; missing keys are NaN (older files)."""
     records = []
     for experiment, run in plan.efficiency_jobs(config):
-        path = Path(layout.efficiency(experiment, run))
-        if not path.is_file():
-            raise HarnessError(f"{path}: efficiency record not found; run the `efficiency` rule first")
-        try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise HarnessError(f"{path}: not valid JSON ({exc}); rerun the efficiency measurement") from exc
-        if not isinstance(data, dict):
-            raise HarnessError(f"{path}: expected a JSON object with keys {', '.join(EFFICIENCY_KEYS)}")
+        data = read_json_object(
+            layout.efficiency(experiment, run), "efficiency record", "run the `efficiency` rule first",
+            "rerun the efficiency measurement", ", ".join(EFFICIENCY_KEYS),
+        )
         record = {"experiment": experiment, "run": run}
         for key in EFFICIENCY_KEYS:
             record[key] = data.get(key)
@@ -161,15 +171,8 @@ def read_run_info(files: TrainFiles) -> pd.DataFrame:
     machine's fields as `machine_<key>` (fields this version does not know follow, also prefixed)."""
     records = []
     for job, path in files:
-        path = Path(path)
-        if not path.is_file():
-            raise HarnessError(f"{path}: run record not found; run the `train` rule first")
-        try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise HarnessError(f"{path}: not valid JSON ({exc}); retrain to rewrite it") from exc
-        if not isinstance(data, dict):
-            raise HarnessError(f"{path}: expected a JSON object with keys {', '.join(RUN_INFO_KEYS)}, machine")
+        data = read_json_object(path, "run record", "run the `train` rule first", "retrain to rewrite it",
+                                ", ".join(RUN_INFO_KEYS) + ", machine")
         record = {"experiment": job.experiment, "run": job.run, "seed": job.seed}
         record.update({key: data.get(key) for key in RUN_INFO_KEYS})
         machine = _flat(data.get("machine") if isinstance(data.get("machine"), dict) else {})
