@@ -45,6 +45,7 @@ def kill_config(path: Path) -> Path:
                 "synthetic": {"adapter": "synthetic", "seed": 0, "size": 48, "n_train_clear": 8,
                               "n_train_hazy": 8, "n_test": 2, "protocol": "rgb"},
             },
+            "experiments": {"synthetic": {"train": "synthetic", "test": ["synthetic"]}},
             "training": {"iterations": 60, "crop": 32, "checkpoint_every": 10, "log_every": 5, "threads": 1,
                          "efficiency_iterations": 1},
             "runs": {

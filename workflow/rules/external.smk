@@ -110,8 +110,8 @@ rule command_dehaze:
         L.job_benchmark("command_dehaze")
     shell:
         # a failing program is a result: its exit status is recorded for collect_outputs, the sweep goes on
-        "mkdir -p {output:q}; ({params.command}) > {log:q} 2>&1"
-        " || echo \"exit status $?\" > {output:q}/" + COMMAND_FAILED
+        f"mkdir -p {{output:q}}; ({{params.command}}) > {{log:q}} 2>&1"
+        f" || echo \"exit status $?\" > {{output:q}}/{COMMAND_FAILED}"
 
 
 rule collect_outputs:
@@ -131,5 +131,5 @@ rule collect_outputs:
     benchmark:
         L.job_benchmark("collect_outputs")
     shell:
-        "python3 -m cddgan collect --raw {input.raw:q} --inputs {input.inputs:q}/" + STAGED_IMAGES + " --out {output:q}"
+        f"python3 -m cddgan collect --raw {{input.raw:q}} --inputs {{input.inputs:q}}/{STAGED_IMAGES} --out {{output:q}}"
         " --command-log {params.command_log:q} > {log:q} 2>&1"

@@ -46,9 +46,9 @@ def staged_test_inputs(dataset="{dataset}"):
 
 
 def tolerant(command):
-    """A rule baseline's shell command whose failure is a result, not a crash: the output folder is made
-    first, and a non-zero exit is recorded there (collect_outputs then records the run as FAILED with the
-    tail of the log, the sweep goes on, and Snakemake exits non-zero at the end)."""
+    """Wrap the shell command of a user's baseline so that its failure is a result, not a crash. The output
+    folder is made first and a non-zero exit is recorded there; collect_outputs then records the run as
+    FAILED with the tail of the log, the sweep goes on, and Snakemake exits non-zero at the end."""
     return f"mkdir -p {{output:q}}; ({command}) || echo \"exit status $?\" > {{output:q}}/{COMMAND_FAILED}"
 
 
