@@ -358,6 +358,12 @@ def _positive(text: str) -> int:
 def cmd_methods(args: argparse.Namespace) -> None:
     from cddgan.methods import available, method_class
 
+    if args.name is not None:
+        from cddgan.methods.reference import render
+
+        sys.stdout.write(render(args.name))
+        return
+
     for name in available():
         cls = method_class(name)
         doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
@@ -499,7 +505,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="write the resolved config here")
     p.set_defaults(func=cmd_check_config)
 
-    p = sub.add_parser("methods", help="list the registered methods")
+    p = sub.add_parser(
+        "methods", help="list the registered methods, or describe one: settings, defaults, schedule (docs/methods.md)"
+    )
+    p.add_argument("name", nargs="?", default=None, help="one method (e.g. negcut); the list without it")
     p.set_defaults(func=cmd_methods)
 
     p = sub.add_parser(
