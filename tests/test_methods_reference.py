@@ -9,7 +9,7 @@ from pathlib import Path
 
 from cddgan.cli import main
 from cddgan.methods import available, method_class
-from cddgan.methods.reference import render, schedule
+from cddgan.methods.reference import render, schedule, shipped_methods
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -23,7 +23,8 @@ def test_docs_methods_md_is_the_generated_reference():
 
 def test_every_shipped_method_has_a_section_with_each_default():
     text = render()
-    for name in available():
+    assert {"identity", "dcp", "cyclegan", "cut", "fastcut", "negcut", "cddgan"} <= set(shipped_methods())
+    for name in shipped_methods():
         cls = method_class(name)
         section = render(name)
         # the whole document refers to notes it already printed (FastCUT shares CUT's file); the rest is the same
@@ -50,8 +51,25 @@ def test_negcut_documents_its_draw_option_and_default():
 def test_cddgan_methods_lists_or_describes_one(capsys):
     assert main(["methods"]) == 0
     listing = capsys.readouterr().out
-    assert all(name in listing for name in available())
+    assert all(name in listing for name in shipped_methods())
     assert main(["methods", "negcut"]) == 0
     assert capsys.readouterr().out == render("negcut")
     assert main(["methods", "negcutt"]) == 1
     assert "unknown method 'negcutt'" in capsys.readouterr().err
+
+
+def test_a_plugin_or_a_class_without_a_file_stays_out_of_the_project_docs(monkeypatch):
+    """Tests and users register methods at run time (no source file, or a file outside the project): the
+    reference must neither document nor crash on them."""
+    from cddgan.methods import register
+    from cddgan.methods.base import Method
+    from cddgan.methods.registry import _REGISTRY
+
+    monkeypatch.setattr("cddgan.methods.registry._REGISTRY", dict(_REGISTRY))  # leave no class behind
+
+    cls = type("Gamma", (Method,), {"__doc__": "Brighten.", "__module__": "builtins"})
+    register("reference-test-gamma")(cls)
+    assert "reference-test-gamma" in available()
+    assert "reference-test-gamma" not in shipped_methods()
+    assert "reference-test-gamma" not in render()
+    assert "(no source file)" in render("reference-test-gamma")

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from cddgan.methods.base import Method
-from cddgan.methods.registry import METHODS_DIR, available, method_class
+from cddgan.methods.registry import METHODS_DIR, available, class_source_file, method_class
 
 ROOT = METHODS_DIR.parents[1]  # the checkout (or site-packages) holding cddgan/ and baselines/
 
@@ -81,7 +81,7 @@ def render_method(name: str, notes_seen: set[str] | None = None) -> str:
     lines.append(summary_line(cls))
     lines.append("")
     lines.append(f"- Kind: {kind(cls)}")
-    lines.append(f"- Class: `{cls.__qualname__}` in `{_relative(inspect.getsourcefile(cls))}`")
+    lines.append(f"- Class: `{cls.__qualname__}` in `{_relative(class_source_file(cls))}`")
     lines.append(f"- Learning-rate schedule: {schedule(cls)}")
     lines.append("")
     if cls.defaults:
@@ -96,11 +96,11 @@ def render_method(name: str, notes_seen: set[str] | None = None) -> str:
         lines += [rest, ""]
     module = sys.modules[cls.__module__]
     if notes_seen is not None and module.__name__ in notes_seen:
-        lines += [f"Notes: those of `{_relative(module.__file__)}`, above.", ""]
+        lines += [f"Notes: those of `{_relative(getattr(module, '__file__', None))}`, above.", ""]
     else:
         notes = _paragraphs(module.__doc__)
         if notes:
-            lines += [f"Notes (from `{_relative(module.__file__)}`):", "", notes, ""]
+            lines += [f"Notes (from `{_relative(getattr(module, '__file__', None))}`):", "", notes, ""]
         if notes_seen is not None:
             notes_seen.add(module.__name__)
     return "\n".join(lines)
@@ -110,7 +110,7 @@ def render(name: str | None = None) -> str:
     """The whole document, or one method's section (a ConfigError names an unknown method)."""
     if name is not None:
         return render_method(name) + "\n"
-    names = _ordered(available())
+    names = shipped_methods()
     lines = [HEADER, "| Method | Kind | What it is |", "| --- | --- | --- |"]
     lines += [f"| [`{n}`](#{n}) | {kind(method_class(n))} | {summary_line(method_class(n))} |" for n in names]
     lines.append("")
@@ -119,15 +119,15 @@ def render(name: str | None = None) -> str:
     return "\n".join(lines) + "\n" + "\n".join(sections).rstrip() + "\n"
 
 
-def _ordered(names: list[str]) -> list[str]:
-    """Reference rows and training-free methods first, then the trainable ones, each group by name; only
-    shipped methods (a plug-in on the path is the user's, not the project's documentation)."""
-    shipped = [n for n in names if _shipped(method_class(n))]
+def shipped_methods() -> list[str]:
+    """The methods this project ships (a plug-in, or a class a test registered, is not documented here):
+    reference rows and training-free methods first, then the trainable ones, each group by name."""
+    shipped = [n for n in available() if _shipped(method_class(n))]
     return sorted(shipped, key=lambda n: (method_class(n).trainable, not method_class(n).reference_floor, n))
 
 
 def _shipped(cls: type[Method]) -> bool:
-    source = inspect.getsourcefile(cls)
+    source = class_source_file(cls)  # None for a class without a source file (built in, or made in a test)
     if not source:
         return False
     path = Path(source).resolve()

@@ -52,7 +52,8 @@ def register(name: str) -> Callable[[type[Method]], type[Method]]:
     return decorate
 
 
-def _source_file(cls: type) -> str | None:
+def class_source_file(cls: type) -> str | None:
+    """The file that defines `cls`, or None for a class without one (built in, or made at run time)."""
     try:
         return inspect.getsourcefile(cls)
     except (TypeError, OSError):  # built in, or defined where no source file exists
@@ -60,7 +61,7 @@ def _source_file(cls: type) -> str | None:
 
 
 def _source(cls: type) -> str:
-    return _source_file(cls) or cls.__module__
+    return class_source_file(cls) or cls.__module__
 
 
 def import_method_module(module: str, remedy: str) -> ModuleType:
@@ -150,7 +151,7 @@ def source_files(name: str) -> list[str]:
         module = cls.__module__ or ""
         if module in INTERFACE_MODULES or module.split(".")[0] in ("torch", "typing", "abc"):
             continue
-        path = _source_file(cls)
+        path = class_source_file(cls)
         if path:
             files.add(path)
     return sorted(files)
