@@ -67,10 +67,15 @@ def score_matrices(rows: pd.DataFrame, metric: str) -> dict[tuple[str, str, str]
     frame = rows[["experiment", "dataset", "run", "seed", "image_id", metric]].copy()
     frame[metric] = pd.to_numeric(frame[metric], errors="coerce")
     frame.loc[~np.isfinite(frame[metric]), metric] = np.nan
+    run_keys = ["experiment", "dataset", "run"]
+    # One groupby and one unstack for every run (a pivot per run cost most of an aggregate job's time), then
+    # each run keeps the images it has scores for, even all-NaN ones, as a pivot of its own rows would.
+    means = frame.groupby([*run_keys, "seed", "image_id"], sort=True)[metric].mean()
+    wide = means.unstack("image_id")
+    images = frame.groupby(run_keys, sort=True)["image_id"].unique()
     out = {}
-    for key, part in frame.groupby(["experiment", "dataset", "run"], sort=True):
-        matrix = part.pivot_table(index="seed", columns="image_id", values=metric, aggfunc="mean", dropna=False)
-        matrix = matrix.dropna(how="all")
+    for key, matrix in wide.groupby(level=run_keys, sort=True):
+        matrix = matrix.droplevel(run_keys)[sorted(images[key])].dropna(how="all")
         if not matrix.empty:
             out[tuple(str(k) for k in key)] = matrix
     return out
