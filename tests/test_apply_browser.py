@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from test_report_browser import CHROMIUM, CHROMIUM_ARGS, _check_slider
+from test_report_browser import assert_stayed_offline, check_slider, offline_page
 
 from cddgan.cli import main
 
@@ -30,9 +30,6 @@ def photos(folder: Path) -> list[Path]:
 
 
 def test_the_compare_page_works_offline_in_chromium(tmp_path):
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing; install Debian's chromium (`apt-get install -y chromium`)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the python package `playwright` is not installed")
     photos(tmp_path / "photos")
     out = tmp_path / "out"
     args = ["apply", "dcp", str(tmp_path / "photos"), "--recursive", "--out", str(out), "--compare", "--quiet"]
@@ -40,37 +37,22 @@ def test_the_compare_page_works_offline_in_chromium(tmp_path):
     moved = tmp_path / "moved"  # the folder is self-contained: it still works after a move
     shutil.move(out, moved)
 
-    console, page_errors, failed, requests = [], [], [], []
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.on("console", lambda m: console.append((m.type, m.text)))
-            page.on("pageerror", lambda e: page_errors.append(str(e)))
-            page.on("requestfailed", lambda r: failed.append((r.url, r.failure)))
-            page.on("request", lambda r: requests.append(r.url))
-            page.goto((moved / "compare.html").resolve().as_uri(), wait_until="load")
-            page.evaluate("Promise.all(Array.from(document.images).map(i => i.decode().catch(() => null)))")
-            images = page.evaluate(
-                "Array.from(document.images).map(i => ({src: i.src, ok: i.complete && i.naturalWidth > 0}))"
-            )
-            first = _check_slider(page)  # the report's own check: click, handle, clip, arrow key
-            sliders = page.locator(".ba-slider")
-            positions = []
-            for i in range(sliders.count()):
-                slider = sliders.nth(i)
-                slider.scroll_into_view_if_needed()
-                box = slider.bounding_box()
-                page.mouse.click(box["x"] + 0.7 * box["width"], box["y"] + 0.5 * box["height"])
-                positions.append(float(slider.get_attribute("data-position")))
-        finally:
-            browser.close()
+    with offline_page(moved / "compare.html") as (page, seen):
+        page.evaluate("Promise.all(Array.from(document.images).map(i => i.decode().catch(() => null)))")
+        images = page.evaluate(
+            "Array.from(document.images).map(i => ({src: i.src, ok: i.complete && i.naturalWidth > 0}))"
+        )
+        first = check_slider(page)  # the report's own check: click, handle, clip, arrow key
+        sliders = page.locator(".ba-slider")
+        positions = []
+        for i in range(sliders.count()):
+            slider = sliders.nth(i)
+            slider.scroll_into_view_if_needed()
+            box = slider.bounding_box()
+            page.mouse.click(box["x"] + 0.7 * box["width"], box["y"] + 0.5 * box["height"])
+            positions.append(float(slider.get_attribute("data-position")))
 
-    assert not page_errors, f"JavaScript errors: {page_errors}"
-    assert not [text for kind, text in console if kind == "error"], console
-    assert not failed, f"failed requests: {failed}"
-    outside = [url for url in requests if not url.startswith(("file://", "data:"))]
-    assert not outside, f"the page requested something outside its folder: {outside}"
+    assert_stayed_offline(seen)
     assert len(images) == 6 and all(image["ok"] for image in images), images  # before + after, 3 photos
     assert any("hazy%20view.png" in image["src"] for image in images)
     assert first["start"] == 50 and len(positions) == 3 and all(abs(p - 70) < 5 for p in positions), positions

@@ -6,8 +6,10 @@ tests reuse it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from report_fixtures import DATASETS, EXPERIMENT, FAILED_RUN, make_results
@@ -19,6 +21,38 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run", "--disable-quic"]
 
 pytestmark = pytest.mark.browser
+
+
+@contextmanager
+def offline_page(path: Path) -> Iterator[tuple[Any, dict[str, list]]]:
+    """`path` opened over file:// in Debian's chromium (the test is skipped without it or playwright), with
+    every console message, page error, failed request and request recorded in the dict it yields."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing; install Debian's chromium (`apt-get install -y chromium`)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the python package `playwright` is not installed")
+    seen: dict[str, list] = {"console": [], "page_errors": [], "failed": [], "requests": []}
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("console", lambda m: seen["console"].append((m.type, m.text)))
+            page.on("pageerror", lambda e: seen["page_errors"].append(str(e)))
+            page.on("requestfailed", lambda r: seen["failed"].append((r.url, r.failure)))
+            page.on("request", lambda r: seen["requests"].append(r.url))
+            page.goto(Path(path).resolve().as_uri(), wait_until="load")
+            yield page, seen
+        finally:
+            browser.close()
+
+
+def assert_stayed_offline(seen: Mapping[str, list]) -> None:
+    """No script error, no console error, no failed request, and nothing requested outside the folder."""
+    assert not seen["page_errors"], f"JavaScript errors: {seen['page_errors']}"
+    errors = [text for kind, text in seen["console"] if kind == "error"]
+    assert not errors, f"console errors: {errors}"
+    assert not seen["failed"], f"failed requests: {seen['failed']}"
+    outside = [url for url in seen["requests"] if not url.startswith(("file://", "data:"))]
+    assert not outside, f"the page requested something outside its folder: {outside}"
 
 
 def _numbers(texts: Sequence[str | None]) -> list[float | None]:
@@ -36,56 +70,36 @@ def check_report_in_browser(
     column header reorders that table (and a second click reverses it), the before/after slider moves.
     Returns what it saw (console messages, requests) for further assertions.
     """
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing; install Debian's chromium (`apt-get install -y chromium`)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the python package `playwright` is not installed")
-
-    console, page_errors, failed, requests = [], [], [], []
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.on("console", lambda m: console.append((m.type, m.text)))
-            page.on("pageerror", lambda e: page_errors.append(str(e)))
-            page.on("requestfailed", lambda r: failed.append((r.url, r.failure)))
-            page.on("request", lambda r: requests.append(r.url))
-            page.goto(Path(index_path).resolve().as_uri(), wait_until="load")
-            # Lazy images below the fold: scroll through the page so that every one is requested.
-            page.evaluate("""async () => {
-                for (let y = 0; y < document.body.scrollHeight; y += 600) {
-                    window.scrollTo(0, y); await new Promise(r => setTimeout(r, 20));
-                }
-                await Promise.all(Array.from(document.images).map(i => i.decode().catch(() => null)));
-                window.scrollTo(0, 0);
-            }""")
-            broken = page.evaluate(
-                "Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)"
+    with offline_page(index_path) as (page, seen):
+        # Lazy images below the fold: scroll through the page so that every one is requested.
+        page.evaluate("""async () => {
+            for (let y = 0; y < document.body.scrollHeight; y += 600) {
+                window.scrollTo(0, y); await new Promise(r => setTimeout(r, 20));
+            }
+            await Promise.all(Array.from(document.images).map(i => i.decode().catch(() => null)));
+            window.scrollTo(0, 0);
+        }""")
+        broken = page.evaluate(
+            "Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)"
+        )
+        image_count = page.evaluate("document.images.length")
+        for table_id, expected in expected_rows.items():
+            keys = page.eval_on_selector_all(
+                f"table#{table_id} tbody tr:not(.group-head)", "rows => rows.map(r => r.dataset.row)"
             )
-            image_count = page.evaluate("document.images.length")
-            for table_id, expected in expected_rows.items():
-                keys = page.eval_on_selector_all(
-                    f"table#{table_id} tbody tr:not(.group-head)", "rows => rows.map(r => r.dataset.row)"
-                )
-                if isinstance(expected, int):
-                    assert len(keys) == expected, f"table {table_id}: {len(keys)} rows, expected {expected}: {keys}"
-                else:
-                    assert sorted(keys) == sorted(expected), f"table {table_id}: rows {keys}, expected {expected}"
-            _check_sorting(page)
-            slider = _check_slider(page)
-            if screenshot is not None:
-                page.screenshot(path=str(screenshot), full_page=True)
-        finally:
-            browser.close()
+            if isinstance(expected, int):
+                assert len(keys) == expected, f"table {table_id}: {len(keys)} rows, expected {expected}: {keys}"
+            else:
+                assert sorted(keys) == sorted(expected), f"table {table_id}: rows {keys}, expected {expected}"
+        _check_sorting(page)
+        slider = check_slider(page)
+        if screenshot is not None:
+            page.screenshot(path=str(screenshot), full_page=True)
 
-    assert not page_errors, f"JavaScript errors: {page_errors}"
-    errors = [text for kind, text in console if kind == "error"]
-    assert not errors, f"console errors: {errors}"
-    assert not failed, f"failed requests: {failed}"
-    outside = [url for url in requests if not url.startswith(("file://", "data:"))]
-    assert not outside, f"the page requested something outside its folder: {outside}"
+    assert_stayed_offline(seen)
     assert image_count > 0, "the report shows no images"
     assert not broken, f"images that did not decode: {broken}"
-    return {"console": console, "requests": requests, "images": image_count, "slider": slider}
+    return {"console": seen["console"], "requests": seen["requests"], "images": image_count, "slider": slider}
 
 
 def _check_sorting(page) -> None:
@@ -120,7 +134,8 @@ def _check_sorting(page) -> None:
     raise AssertionError("no sortable table with two different numbers in a column")
 
 
-def _check_slider(page) -> dict:
+def check_slider(page) -> dict:
+    """The first before/after slider follows a click (handle and clip too) and the arrow keys."""
     sliders = page.locator(".ba-slider")
     if sliders.count() == 0:
         return {}

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from cddgan.methods.base import Method
-from cddgan.methods.registry import METHODS_DIR, available, class_source_file, method_class
+from cddgan.methods.registry import METHOD_PACKAGES, METHODS_DIR, available, class_source_file, method_class
 
 ROOT = METHODS_DIR.parents[1]  # the checkout (or site-packages) holding cddgan/ and baselines/
 
@@ -130,8 +130,7 @@ def _shipped(cls: type[Method]) -> bool:
     source = class_source_file(cls)  # None for a class without a source file (built in, or made in a test)
     if not source:
         return False
-    path = Path(source).resolve()
-    return any(path.is_relative_to(ROOT / part) for part in ("cddgan", "baselines"))
+    return any(Path(source).resolve().is_relative_to(folder) for _, folder in METHOD_PACKAGES)
 
 
 if __name__ == "__main__":
