@@ -142,3 +142,14 @@ def test_test_size_benchmark_prints_a_row_per_stage_and_size():
         cells = [c.strip() for c in row.strip("|").split("|")]
         seconds, peak_mb = float(cells[3]), float(cells[4].replace(",", ""))
         assert seconds > 0 and peak_mb >= 0 and cells[6] == "host"  # the metrics run on the host
+
+
+@pytest.mark.slow
+def test_interval_coverage_benchmark_prints_a_row_per_design():
+    out = run("benchmarks/bench_interval_coverage.py", "--benchmarks", "40", "--resamples", "400")
+    rows = [line.strip("|").split("|") for line in out.splitlines() if "×" in line and "seeds" not in line]
+    assert len(rows) == 5
+    coverage = {row[0].strip(): (float(row[2]), float(row[3])) for row in rows}
+    assert all(0 <= value <= 1 for pair in coverage.values() for value in pair)
+    nested, crossed = coverage["10 × 100"]
+    assert crossed > nested  # with a shared image difficulty, the nested scheme is too narrow
